@@ -1,0 +1,161 @@
+//! The records the store keeps. Secrets appear only as barrier blobs (`material`).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityRow {
+    pub organization: String,
+    pub site: String,
+    pub server_name: String,
+    pub server_id: String,
+    pub incarnation: u64,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRow {
+    pub id: String,
+    pub name: String,
+    pub key_type: String,
+    pub state: String,
+    pub enabled: bool,
+    pub exportable: bool,
+    pub current_version: u32,
+    pub created_at: String,
+    pub updated_at: String,
+    pub activated_at: Option<String>,
+    pub deactivated_at: Option<String>,
+    pub destroyed_at: Option<String>,
+    /// Free-form attributes as a JSON object (KMIP names, usage masks, custom `x-` attributes).
+    pub attributes: String,
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyVersionRow {
+    pub object_id: String,
+    pub version: u32,
+    /// Barrier blob of the key material; `None` once destroyed.
+    pub material: Option<Vec<u8>>,
+    /// SubjectPublicKeyInfo DER for key pairs (not secret).
+    pub public_key: Option<Vec<u8>>,
+    pub created_at: String,
+}
+
+impl std::fmt::Debug for KeyVersionRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyVersionRow")
+            .field("object_id", &self.object_id)
+            .field("version", &self.version)
+            .field("material", &self.material.as_ref().map(|m| m.len()))
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRow {
+    pub id: String,
+    /// SHA-256 of the token; the token itself is never stored.
+    pub hash: Vec<u8>,
+    pub role: String,
+    /// Key-name prefixes an `app` token is limited to.
+    pub prefixes: Vec<String>,
+    pub name: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyringRow {
+    pub version: u32,
+    pub wrapped: Vec<u8>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComponentRow {
+    pub name: String,
+    pub schema_version: u32,
+    pub installed_at: String,
+}
+
+/// One change, as the change log records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Mutation {
+    /// Fails with `NameTaken` when the name is in use.
+    InsertObject(ObjectRow),
+    UpdateObject(ObjectRow),
+    PutKeyVersion(KeyVersionRow),
+    /// Erases the material of every version of the object, keeping the rows as tombstones.
+    EraseMaterial { object_id: String },
+    PutToken(TokenRow),
+    SetSeal { config: String },
+    PutKeyring(KeyringRow),
+    SetIdentity(IdentityRow),
+    PutComponent(ComponentRow),
+}
+
+impl Mutation {
+    pub(crate) fn entity(&self) -> (&'static str, String) {
+        match self {
+            Mutation::InsertObject(o) | Mutation::UpdateObject(o) => ("object", o.id.clone()),
+            Mutation::PutKeyVersion(v) => ("object", v.object_id.clone()),
+            Mutation::EraseMaterial { object_id } => ("object", object_id.clone()),
+            Mutation::PutToken(t) => ("token", t.id.clone()),
+            Mutation::SetSeal { .. } => ("seal", String::new()),
+            Mutation::PutKeyring(k) => ("keyring", k.version.to_string()),
+            Mutation::SetIdentity(_) => ("identity", String::new()),
+            Mutation::PutComponent(c) => ("component", c.name.clone()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeRow {
+    pub seq: u64,
+    pub at: String,
+    pub entity: String,
+    pub entity_id: String,
+    /// The mutation as JSON.
+    pub payload: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Committed {
+    /// The change-log sequence number of the batch's last record (0 for an empty batch).
+    pub last_seq: u64,
+}
+
+/// An audit record as the caller hands it in. Never holds secret material.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub outcome: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    pub seq: u64,
+    pub entry: AuditEntry,
+    pub prev_hash: [u8; 32],
+    pub hash: [u8; 32],
+}
+
+impl AuditRow {
+    /// The bytes the chain hash covers: the sequence number and each field, length-prefixed so
+    /// no two different records share an encoding.
+    pub fn canonical_bytes(seq: u64, e: &AuditEntry) -> Vec<u8> {
+        let mut out = Vec::with_capacity(128);
+        out.extend_from_slice(&seq.to_be_bytes());
+        for field in [&e.at, &e.actor, &e.action, &e.target, &e.outcome, &e.detail] {
+            out.extend_from_slice(&(field.len() as u32).to_be_bytes());
+            out.extend_from_slice(field.as_bytes());
+        }
+        out
+    }
+}
