@@ -1,0 +1,719 @@
+//! The REST API: routes, JSON shapes, authentication and the audit of every call.
+//!
+//! Binary values travel as standard base64 in JSON. Handlers do no work of their own: they
+//! decode, call the service on the blocking pool (the store fsyncs), and encode.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, MatchedPath, Path, Query, Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Extension, Json, Router};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use keyward_crypto::Secret;
+use keyward_seal::{Issued, NewSecret, ShareFile, StartupSecret};
+use keyward_service::{Caller, CreateKey, ImportMaterial, KeyInfo, ListKeys, NewToken, Service, TokenInfo, UnsealInput};
+use keyward_store::{AuditDurability, AuditEntry};
+use keyward_types::{KeyState, KeyType, Role};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, ErrorCode};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub service: Arc<Service>,
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+}
+
+/// The caller a verified client certificate maps to, set per connection by the TLS listener.
+#[derive(Clone, Debug)]
+pub struct CertCaller(pub Option<Caller>);
+
+type ApiResult = Result<Json<Value>, ApiError>;
+
+/// `Json<T>` whose rejection is our error shape, naming what was wrong with the body.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(e) => Err(match e {
+                JsonRejection::MissingJsonContentType(_) => ApiError {
+                    status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    code: "invalid_json",
+                    message: "send the body as JSON with Content-Type: application/json".into(),
+                },
+                other => ApiError::bad_request("invalid_json", format!("malformed request body: {}", other.body_text())),
+            }),
+        }
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&Service) -> Result<T, keyward_service::Error> + Send + 'static,
+) -> Result<T, ApiError> {
+    let svc = state.service.clone();
+    tokio::task::spawn_blocking(move || f(&svc))
+        .await
+        .map_err(|e| ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, code: "internal", message: format!("worker failed: {e}") })?
+        .map_err(ApiError::from)
+}
+
+fn b64(field: &'static str, s: &str) -> Result<Vec<u8>, ApiError> {
+    B64.decode(s.trim()).map_err(|_| ApiError::bad_request("invalid_input", format!("{field} is not valid base64")))
+}
+
+fn opt_b64(field: &'static str, s: &Option<String>) -> Result<Vec<u8>, ApiError> {
+    s.as_deref().map(|s| b64(field, s)).transpose().map(Option::unwrap_or_default)
+}
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/v1/sys/seal", post(seal))
+        .route("/v1/sys/rekey", post(rekey))
+        .route("/v1/keys", post(create_key).get(list_keys))
+        .route("/v1/keys/import", post(import_key))
+        .route("/v1/keys/{name}", get(show_key).delete(destroy_key_delete))
+        .route("/v1/keys/{name}/rotate", post(rotate_key))
+        .route("/v1/keys/{name}/enable", post(enable_key))
+        .route("/v1/keys/{name}/disable", post(disable_key))
+        .route("/v1/keys/{name}/state", post(set_state))
+        .route("/v1/keys/{name}/destroy", post(destroy_key))
+        .route("/v1/keys/{name}/encrypt", post(encrypt))
+        .route("/v1/keys/{name}/decrypt", post(decrypt))
+        .route("/v1/keys/{name}/sign", post(sign))
+        .route("/v1/keys/{name}/verify", post(verify))
+        .route("/v1/keys/{name}/hmac", post(hmac))
+        .route("/v1/keys/{name}/hmac/verify", post(hmac_verify))
+        .route("/v1/keys/{name}/datakey", post(datakey))
+        .route("/v1/keys/{name}/export", post(export))
+        .route("/v1/keys/{name}/public", get(public_key))
+        .route("/v1/tokens", post(create_token).get(list_tokens))
+        .route("/v1/tokens/{id}", delete(revoke_token))
+        .route("/v1/audit/verify", post(audit_verify));
+    Router::new()
+        .route("/v1/sys/health", get(health))
+        .route("/v1/sys/status", get(status))
+        .route("/v1/sys/unseal", post(unseal))
+        .route("/metrics", get(metrics))
+        .merge(api)
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
+        .with_state(state)
+}
+
+async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError { status: StatusCode::NOT_FOUND, code: "no_such_route", message: format!("no API route {method} {}", uri.path()) }
+}
+
+fn is_public(path: &str) -> bool {
+    matches!(path, "/v1/sys/health" | "/v1/sys/status" | "/v1/sys/unseal" | "/metrics")
+}
+
+/// Operations that only read or use keys: audited without waiting for the fsync, so the
+/// audit trail does not cap their throughput. Everything else waits.
+fn is_read_only(method: &Method, path: &str) -> bool {
+    method == Method::GET
+        || ["/encrypt", "/decrypt", "/sign", "/verify", "/hmac", "/hmac/verify", "/datakey"]
+            .iter()
+            .any(|s| path.ends_with(s))
+}
+
+fn bearer(req: &Request) -> Option<String> {
+    let h = req.headers();
+    if let Some(v) = h.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        return v.strip_prefix("Bearer ").map(|t| t.trim().to_owned());
+    }
+    h.get("x-keyward-token").and_then(|v| v.to_str().ok()).map(|t| t.trim().to_owned())
+}
+
+/// Authenticates every non-public route, then audits the call with its outcome.
+async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let path = req.uri().path().to_owned();
+    let method = req.method().clone();
+    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
+    let target = path.strip_prefix("/v1/keys/").map(|r| r.split('/').next().unwrap_or("").to_owned()).unwrap_or_default();
+    let public = is_public(&path);
+    let mut actor = "anonymous".to_owned();
+    let response = if public {
+        next.run(req).await
+    } else {
+        let token = bearer(&req);
+        let cert = req.extensions().get::<CertCaller>().and_then(|c| c.0.clone());
+        let caller = match (token, cert) {
+            (Some(t), _) => blocking(&state, move |svc| svc.authenticate(&t)).await,
+            (None, Some(c)) => Ok(c),
+            (None, None) => Err(ApiError::from(keyward_service::Error::Unauthenticated)),
+        };
+        match caller {
+            Ok(c) => {
+                actor = c.id.clone();
+                req.extensions_mut().insert(c);
+                next.run(req).await
+            }
+            Err(e) => e.into_response(),
+        }
+    };
+    let status = response.status();
+    metrics::counter!("keyward_http_requests_total", "route" => route.clone(), "status" => status.as_u16().to_string()).increment(1);
+    metrics::histogram!("keyward_http_request_duration_seconds", "route" => route.clone()).record(started.elapsed().as_secs_f64());
+    if public {
+        // Health, status and metrics are polled constantly; unseal audits itself in the service.
+        return response;
+    }
+    let outcome = match response.extensions().get::<ErrorCode>() {
+        Some(ErrorCode(code)) => format!("{} {code}", status.as_u16()),
+        None => status.as_u16().to_string(),
+    };
+    let durability = if is_read_only(&method, &path) { AuditDurability::Queue } else { AuditDurability::Wait };
+    let entry = AuditEntry {
+        at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+        actor,
+        action: format!("{method} {route}"),
+        target,
+        outcome,
+        detail: String::new(),
+    };
+    let audited = match durability {
+        AuditDurability::Queue => state.service.record(entry, durability).map_err(ApiError::from),
+        AuditDurability::Wait => blocking(&state, move |svc| svc.record(entry, durability)).await,
+    };
+    match audited {
+        Ok(()) => response,
+        // A call whose audit record could not be written is not acknowledged as done.
+        Err(e) => e.into_response(),
+    }
+}
+
+fn caller(ext: &Option<Extension<Caller>>) -> Result<Caller, ApiError> {
+    ext.as_ref().map(|Extension(c)| c.clone()).ok_or_else(|| keyward_service::Error::Unauthenticated.into())
+}
+
+type CallerExt = Option<Extension<Caller>>;
+
+fn key_json(k: &KeyInfo) -> Value {
+    let mut v = json!({
+        "id": k.id,
+        "name": k.name,
+        "type": k.key_type.as_str(),
+        "state": k.state.as_str(),
+        "enabled": k.enabled,
+        "exportable": k.exportable,
+        "current_version": k.current_version,
+        "created_at": k.created_at,
+        "updated_at": k.updated_at,
+        "activated_at": k.activated_at,
+        "deactivated_at": k.deactivated_at,
+        "destroyed_at": k.destroyed_at,
+    });
+    if !k.versions.is_empty() {
+        v["versions"] = k
+            .versions
+            .iter()
+            .map(|ver| json!({"version": ver.version, "created_at": ver.created_at, "destroyed": ver.destroyed}))
+            .collect();
+    }
+    v
+}
+
+fn token_json(t: &TokenInfo) -> Value {
+    json!({
+        "id": t.id, "role": t.role.as_str(), "prefixes": t.prefixes, "name": t.name,
+        "created_at": t.created_at, "expires_at": t.expires_at, "revoked_at": t.revoked_at,
+    })
+}
+
+async fn health(State(state): State<AppState>) -> Json<Value> {
+    let id = state.service.identity();
+    Json(json!({
+        "initialized": true,
+        "sealed": state.service.is_sealed(),
+        "version": keyward_service::VERSION,
+        "organization": id.organization,
+        "site": id.site,
+        "server_name": id.server_name,
+        "server_id": id.server_id,
+        "incarnation": id.incarnation,
+    }))
+}
+
+fn status_json(state: &AppState, s: &keyward_service::SealStatus) -> Value {
+    let id = state.service.identity();
+    json!({
+        "initialized": true,
+        "sealed": s.sealed,
+        "secret_kind": s.kind,
+        "threshold": s.threshold,
+        "shares": s.shares,
+        "progress": s.progress,
+        "version": keyward_service::VERSION,
+        "organization": id.organization,
+        "site": id.site,
+        "server_name": id.server_name,
+        "server_id": id.server_id,
+        "incarnation": id.incarnation,
+    })
+}
+
+async fn status(State(state): State<AppState>) -> ApiResult {
+    let s = blocking(&state, |svc| svc.seal_status()).await?;
+    Ok(Json(status_json(&state, &s)))
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    metrics::gauge!("keyward_sealed").set(if state.service.is_sealed() { 1.0 } else { 0.0 });
+    match &state.metrics {
+        Some(h) => ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], h.render()).into_response(),
+        None => (StatusCode::NOT_FOUND, "metrics are not enabled").into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretBody {
+    passphrase: Option<String>,
+    /// Base64 of the key file's bytes.
+    key_file: Option<String>,
+    /// The text of one share file (unseal) or of several (rekey).
+    share: Option<String>,
+    #[serde(default)]
+    shares: Vec<String>,
+}
+
+impl SecretBody {
+    fn given(&self) -> usize {
+        [self.passphrase.is_some(), self.key_file.is_some(), self.share.is_some(), !self.shares.is_empty()]
+            .iter()
+            .filter(|b| **b)
+            .count()
+    }
+
+    fn startup_secret(self) -> Result<StartupSecret, ApiError> {
+        if self.given() != 1 {
+            return Err(ApiError::bad_request("invalid_input", "give exactly one of passphrase, key_file, shares"));
+        }
+        if let Some(p) = self.passphrase {
+            return Ok(StartupSecret::Passphrase(Secret::from_vec(p.into_bytes())));
+        }
+        if let Some(k) = self.key_file {
+            return Ok(StartupSecret::KeyFile(Secret::from_vec(b64("key_file", &k)?)));
+        }
+        let texts: Vec<String> = self.share.into_iter().chain(self.shares).collect();
+        let shares = texts
+            .iter()
+            .map(|t| ShareFile::parse(t).map_err(|e| ApiError::from(keyward_service::Error::from(e))))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(StartupSecret::Shares(shares))
+    }
+}
+
+async fn unseal(State(state): State<AppState>, ApiJson(body): ApiJson<SecretBody>) -> ApiResult {
+    if body.given() != 1 || !body.shares.is_empty() {
+        return Err(ApiError::bad_request("invalid_input", "give exactly one of passphrase, key_file, share"));
+    }
+    let input = if let Some(p) = body.passphrase {
+        UnsealInput::Passphrase(Secret::from_vec(p.into_bytes()))
+    } else if let Some(k) = body.key_file {
+        UnsealInput::KeyFile(Secret::from_vec(b64("key_file", &k)?))
+    } else {
+        UnsealInput::Share(Secret::from_vec(body.share.unwrap_or_default().into_bytes()))
+    };
+    let s = blocking(&state, move |svc| svc.unseal(input)).await?;
+    Ok(Json(status_json(&state, &s)))
+}
+
+async fn seal(State(state): State<AppState>, c: CallerExt) -> ApiResult {
+    let c = caller(&c)?;
+    blocking(&state, move |svc| svc.seal(&c)).await?;
+    Ok(Json(json!({"sealed": true})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewSecretBody {
+    kind: String,
+    passphrase: Option<String>,
+    threshold: Option<u8>,
+    shares: Option<u8>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RekeyBody {
+    current: SecretBody,
+    new: NewSecretBody,
+}
+
+async fn rekey(State(state): State<AppState>, c: CallerExt, ApiJson(body): ApiJson<RekeyBody>) -> ApiResult {
+    let c = caller(&c)?;
+    let current = body.current.startup_secret()?;
+    let new = match body.new.kind.as_str() {
+        "passphrase" => NewSecret::Passphrase(Secret::from_vec(
+            body.new.passphrase.ok_or_else(|| ApiError::bad_request("invalid_input", "new.passphrase is missing"))?.into_bytes(),
+        )),
+        "key-file" => NewSecret::KeyFile,
+        "shares" => NewSecret::Shares {
+            threshold: body.new.threshold.ok_or_else(|| ApiError::bad_request("invalid_input", "new.threshold is missing"))?,
+            shares: body.new.shares.ok_or_else(|| ApiError::bad_request("invalid_input", "new.shares is missing"))?,
+        },
+        other => {
+            return Err(ApiError::bad_request(
+                "invalid_input",
+                format!("unknown secret kind {other:?}: use passphrase, key-file or shares"),
+            ));
+        }
+    };
+    let issued = blocking(&state, move |svc| svc.rekey(&c, current, new)).await?;
+    let id = state.service.identity();
+    Ok(Json(match issued {
+        Issued::Nothing => json!({"kind": "passphrase"}),
+        Issued::KeyFile(k) => json!({"kind": "key-file", "key_file": B64.encode(k.expose())}),
+        Issued::Shares(files) => {
+            let n = files.len();
+            let texts: Vec<String> = files
+                .iter()
+                .map(|f| {
+                    let header = share_header(&id, f.index(), f.threshold(), n);
+                    String::from_utf8_lossy(f.to_text(&header).expose()).into_owned()
+                })
+                .collect();
+            json!({"kind": "shares", "shares": texts})
+        }
+    }))
+}
+
+/// The comment block at the top of every share file.
+pub fn share_header(id: &keyward_store::IdentityRow, index: u8, threshold: u8, shares: usize) -> String {
+    format!(
+        "Keyward unseal share {index} of {shares} ({threshold} needed to unseal)\nserver {} ({}) of {}/{}\nKeep this file secret and offline; give each share to a different custodian.",
+        id.server_name, id.server_id, id.organization, id.site
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateKeyBody {
+    name: String,
+    #[serde(rename = "type")]
+    key_type: String,
+    #[serde(default)]
+    exportable: bool,
+    #[serde(default)]
+    pre_active: bool,
+}
+
+fn parse_type(s: &str) -> Result<KeyType, ApiError> {
+    s.parse().map_err(|e: keyward_types::Error| ApiError::bad_request("invalid_input", e.to_string()))
+}
+
+async fn create_key(State(state): State<AppState>, c: CallerExt, ApiJson(body): ApiJson<CreateKeyBody>) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let c = caller(&c)?;
+    let key_type = parse_type(&body.key_type)?;
+    let req = CreateKey { name: body.name, key_type, exportable: body.exportable, pre_active: body.pre_active };
+    let k = blocking(&state, move |svc| svc.key_create(&c, req)).await?;
+    Ok((StatusCode::CREATED, Json(key_json(&k))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    prefix: Option<String>,
+    #[serde(rename = "type")]
+    key_type: Option<String>,
+    state: Option<String>,
+    after: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn list_keys(State(state): State<AppState>, c: CallerExt, q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>) -> ApiResult {
+    let c = caller(&c)?;
+    let Query(q) = q.map_err(|e| ApiError::bad_request("invalid_input", e.body_text()))?;
+    let key_type = q.key_type.as_deref().map(parse_type).transpose()?;
+    let key_state = q
+        .state
+        .as_deref()
+        .map(|s| s.parse::<KeyState>().map_err(|e| ApiError::bad_request("invalid_input", e.to_string())))
+        .transpose()?;
+    let limit = q.limit.unwrap_or(100);
+    let req = ListKeys { prefix: q.prefix, key_type, state: key_state, after: q.after, limit };
+    let keys = blocking(&state, move |svc| svc.key_list(&c, req)).await?;
+    let next = if keys.len() as u32 >= limit.clamp(1, 1000) { keys.last().map(|k| k.name.clone()) } else { None };
+    Ok(Json(json!({"keys": keys.iter().map(key_json).collect::<Vec<_>>(), "next": next})))
+}
+
+async fn show_key(State(state): State<AppState>, c: CallerExt, Path(name): Path<String>) -> ApiResult {
+    let c = caller(&c)?;
+    let k = blocking(&state, move |svc| svc.key_show(&c, &name)).await?;
+    Ok(Json(key_json(&k)))
+}
+
+async fn rotate_key(State(state): State<AppState>, c: CallerExt, Path(name): Path<String>) -> ApiResult {
+    let c = caller(&c)?;
+    let k = blocking(&state, move |svc| svc.key_rotate(&c, &name)).await?;
+    Ok(Json(key_json(&k)))
+}
+
+async fn enable_key(State(state): State<AppState>, c: CallerExt, Path(name): Path<String>) -> ApiResult {
+    let c = caller(&c)?;
+    let k = blocking(&state, move |svc| svc.key_set_enabled(&c, &name, true)).await?;
+    Ok(Json(key_json(&k)))
+}
+
+async fn disable_key(State(state): State<AppState>, c: CallerExt, Path(name): Path<String>) -> ApiResult {
+    let c = caller(&c)?;
+    let k = blocking(&state, move |svc| svc.key_set_enabled(&c, &name, false)).await?;
+    Ok(Json(key_json(&k)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateBody {
+    state: String,
+}
+
+async fn set_state(State(state): State<AppState>, c: CallerExt, Path(name): Path<String>, ApiJson(body): ApiJson<StateBody>) -> ApiResult {
+    let c = caller(&c)?;
+    let to: KeyState = body.state.parse().map_err(|e: keyward_types::Error| ApiError::bad_request("invalid_input", e.to_string()))?;
+    let k = blocking(&state, move |svc| svc.key_set_state(&c, &name, to)).await?;
+    Ok(Json(key_json(&k)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct DestroyBody {
+    #[serde(default)]
+    force: bool,
+}
+
+async fn destroy_key(State(state): State<AppState>, c: CallerExt, Path(name): Path<String>, ApiJson(body): ApiJson<DestroyBody>) -> ApiResult {
+    let c = caller(&c)?;
+    let k = blocking(&state, move |svc| svc.key_destroy(&c, &name, body.force)).await?;
+    Ok(Json(key_json(&k)))
+}
+
+async fn destroy_key_delete(State(state): State<AppState>, c: CallerExt, Path(name): Path<String>, Query(q): Query<DestroyBody>) -> ApiResult {
+    let c = caller(&c)?;
+    let k = blocking(&state, move |svc| svc.key_destroy(&c, &name, q.force)).await?;
+    Ok(Json(key_json(&k)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EncryptBody {
+    plaintext: String,
+    aad: Option<String>,
+}
+
+async fn encrypt(State(state): State<AppState>, c: CallerExt, Path(name): Path<String>, ApiJson(body): ApiJson<EncryptBody>) -> ApiResult {
+    let c = caller(&c)?;
+    let pt = Secret::from_vec(b64("plaintext", &body.plaintext)?);
+    let aad = opt_b64("aad", &body.aad)?;
+    let ct = blocking(&state, move |svc| svc.encrypt(&c, &name, pt.expose(), &aad)).await?;
+    Ok(Json(json!({"ciphertext": ct})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecryptBody {
+    ciphertext: String,
+    aad: Option<String>,
+}
+
+async fn decrypt(State(state): State<AppState>, c: CallerExt, Path(name): Path<String>, ApiJson(body): ApiJson<DecryptBody>) -> ApiResult {
+    let c = caller(&c)?;
+    let aad = opt_b64("aad", &body.aad)?;
+    let pt = blocking(&state, move |svc| svc.decrypt(&c, &name, &body.ciphertext, &aad)).await?;
+    Ok(Json(json!({"plaintext": B64.encode(pt.expose())})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignBody {
+    message: String,
+    algorithm: Option<String>,
+}
+
+async fn sign(State(state): State<AppState>, c: CallerExt, Path(name): Path<String>, ApiJson(body): ApiJson<SignBody>) -> ApiResult {
+    let c = caller(&c)?;
+    let msg = b64("message", &body.message)?;
+    let sig = blocking(&state, move |svc| svc.sign(&c, &name, &msg, body.algorithm.as_deref())).await?;
+    Ok(Json(json!({"signature": sig})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyBody {
+    message: String,
+    signature: String,
+}
+
+async fn verify(State(state): State<AppState>, c: CallerExt, Path(name): Path<String>, ApiJson(body): ApiJson<VerifyBody>) -> ApiResult {
+    let c = caller(&c)?;
+    let msg = b64("message", &body.message)?;
+    let valid = blocking(&state, move |svc| svc.verify(&c, &name, &msg, &body.signature)).await?;
+    Ok(Json(json!({"valid": valid})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HmacBody {
+    message: String,
+}
+
+async fn hmac(State(state): State<AppState>, c: CallerExt, Path(name): Path<String>, ApiJson(body): ApiJson<HmacBody>) -> ApiResult {
+    let c = caller(&c)?;
+    let msg = b64("message", &body.message)?;
+    let mac = blocking(&state, move |svc| svc.hmac(&c, &name, &msg)).await?;
+    Ok(Json(json!({"hmac": mac})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HmacVerifyBody {
+    message: String,
+    hmac: String,
+}
+
+async fn hmac_verify(State(state): State<AppState>, c: CallerExt, Path(name): Path<String>, ApiJson(body): ApiJson<HmacVerifyBody>) -> ApiResult {
+    let c = caller(&c)?;
+    let msg = b64("message", &body.message)?;
+    let valid = blocking(&state, move |svc| svc.hmac_verify(&c, &name, &msg, &body.hmac)).await?;
+    Ok(Json(json!({"valid": valid})))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct DatakeyBody {
+    bits: Option<u32>,
+    aad: Option<String>,
+}
+
+async fn datakey(State(state): State<AppState>, c: CallerExt, Path(name): Path<String>, ApiJson(body): ApiJson<DatakeyBody>) -> ApiResult {
+    let c = caller(&c)?;
+    let aad = opt_b64("aad", &body.aad)?;
+    let bits = body.bits.unwrap_or(256);
+    let (pt, ct) = blocking(&state, move |svc| svc.datakey(&c, &name, bits, &aad)).await?;
+    Ok(Json(json!({"plaintext": B64.encode(pt.expose()), "ciphertext": ct})))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ExportBody {
+    wrapping_key: Option<String>,
+    #[serde(default)]
+    plaintext: bool,
+}
+
+async fn export(State(state): State<AppState>, c: CallerExt, Path(name): Path<String>, ApiJson(body): ApiJson<ExportBody>) -> ApiResult {
+    let c = caller(&c)?;
+    if body.wrapping_key.is_none() && !body.plaintext {
+        return Err(ApiError::bad_request(
+            "invalid_input",
+            "name a wrapping_key, or ask for \"plaintext\": true (administrators only)",
+        ));
+    }
+    let e = blocking(&state, move |svc| svc.export(&c, &name, body.wrapping_key.as_deref())).await?;
+    let mut v = json!({"key": key_json(&e.key), "version": e.version, "format": e.format});
+    if let Some(p) = &e.plaintext {
+        v["material"] = json!(B64.encode(p.expose()));
+    }
+    if let (Some(w), Some((wk, wv))) = (&e.wrapped, &e.wrapping_key) {
+        v["wrapped"] = json!(B64.encode(w));
+        v["wrapping_key"] = json!(wk);
+        v["wrapping_version"] = json!(wv);
+        v["wrapping_algorithm"] = json!("aes-kwp");
+    }
+    Ok(Json(v))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportBody {
+    name: String,
+    #[serde(rename = "type")]
+    key_type: String,
+    material: Option<String>,
+    wrapped: Option<String>,
+    wrapping_key: Option<String>,
+    #[serde(default)]
+    exportable: bool,
+}
+
+async fn import_key(State(state): State<AppState>, c: CallerExt, ApiJson(body): ApiJson<ImportBody>) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let c = caller(&c)?;
+    let key_type = parse_type(&body.key_type)?;
+    let material = match (body.material, body.wrapped, body.wrapping_key) {
+        (Some(m), None, None) => ImportMaterial::Plain(Secret::from_vec(b64("material", &m)?)),
+        (None, Some(w), Some(k)) => ImportMaterial::Wrapped { wrapping_key: k, wrapped: b64("wrapped", &w)? },
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_input",
+                "give either material, or wrapped together with wrapping_key",
+            ));
+        }
+    };
+    let k = blocking(&state, move |svc| svc.import(&c, &body.name, key_type, material, body.exportable)).await?;
+    Ok((StatusCode::CREATED, Json(key_json(&k))))
+}
+
+async fn public_key(State(state): State<AppState>, c: CallerExt, Path(name): Path<String>) -> ApiResult {
+    let c = caller(&c)?;
+    let (k, der) = blocking(&state, move |svc| svc.public_key(&c, &name)).await?;
+    let b64 = B64.encode(&der);
+    let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        pem.push_str(&String::from_utf8_lossy(chunk));
+        pem.push('\n');
+    }
+    pem.push_str("-----END PUBLIC KEY-----\n");
+    Ok(Json(json!({"key": key_json(&k), "public_key_der": b64, "public_key_pem": pem})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenBody {
+    role: String,
+    #[serde(default)]
+    prefixes: Vec<String>,
+    #[serde(default)]
+    name: String,
+    ttl_seconds: Option<u64>,
+}
+
+async fn create_token(State(state): State<AppState>, c: CallerExt, ApiJson(body): ApiJson<TokenBody>) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let c = caller(&c)?;
+    let role: Role = body.role.parse().map_err(|e: keyward_types::Error| ApiError::bad_request("invalid_input", e.to_string()))?;
+    let new = NewToken { role, prefixes: body.prefixes, name: body.name, ttl_secs: body.ttl_seconds };
+    let (token, info) = blocking(&state, move |svc| svc.token_create(&c, new)).await?;
+    let mut v = token_json(&info);
+    v["token"] = json!(String::from_utf8_lossy(token.expose()));
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
+async fn list_tokens(State(state): State<AppState>, c: CallerExt) -> ApiResult {
+    let c = caller(&c)?;
+    let tokens = blocking(&state, move |svc| svc.token_list(&c)).await?;
+    Ok(Json(json!({"tokens": tokens.iter().map(token_json).collect::<Vec<_>>()})))
+}
+
+async fn revoke_token(State(state): State<AppState>, c: CallerExt, Path(id): Path<String>) -> ApiResult {
+    let c = caller(&c)?;
+    let t = blocking(&state, move |svc| svc.token_revoke(&c, &id)).await?;
+    Ok(Json(token_json(&t)))
+}
+
+async fn audit_verify(State(state): State<AppState>, c: CallerExt) -> ApiResult {
+    let c = caller(&c)?;
+    let r = blocking(&state, move |svc| svc.audit_verify(&c)).await?;
+    Ok(Json(json!({"records": r.records, "intact": r.first_broken.is_none(), "first_broken": r.first_broken, "problem": r.problem})))
+}
