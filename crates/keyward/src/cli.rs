@@ -1,0 +1,320 @@
+//! The command line, as clap parses it. Flag names follow the interface contract in
+//! PRODUCT.md; acceptance checks drive them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(name = "keyward", version, about = "Keyward: a key management server with backup, recovery and upgrades built in")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Output format: human-readable tables, or JSON for scripts.
+    #[arg(long, global = true, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Server address for client commands.
+    #[arg(long, global = true, env = "KEYWARD_ADDR", default_value = "http://127.0.0.1:7700")]
+    pub addr: String,
+    /// API token for client commands.
+    #[arg(long, global = true, env = "KEYWARD_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// CA certificate (PEM) that issued the server's certificate.
+    #[arg(long, global = true, env = "KEYWARD_CACERT")]
+    pub cacert: Option<PathBuf>,
+    /// Client certificate and key (one PEM file) for mutual TLS.
+    #[arg(long, global = true, env = "KEYWARD_CLIENT_CERT")]
+    pub client_cert: Option<PathBuf>,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server.
+    Server(ServerArgs),
+    /// Initialise a new node in a data directory.
+    Init(InitArgs),
+    /// Seal, unseal, status and startup-secret changes.
+    #[command(subcommand)]
+    Operator(OperatorCmd),
+    /// Create, manage and use keys.
+    #[command(subcommand)]
+    Key(KeyCmd),
+    /// Create, list and revoke API tokens.
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Check the audit log's hash chain.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// Measure a running server over HTTP.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug, Default)]
+#[group(multiple = false)]
+pub struct UnsealAtStart {
+    /// Unseal at start with the passphrase in this file.
+    #[arg(long)]
+    pub unseal_passphrase_file: Option<PathBuf>,
+    /// Unseal at start with this key file.
+    #[arg(long)]
+    pub unseal_key_file: Option<PathBuf>,
+    /// Unseal at start with the share files in this directory.
+    #[arg(long)]
+    pub unseal_shares_dir: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ServerArgs {
+    /// Development mode: plain HTTP on loopback; an empty data directory is initialised and
+    /// unsealed, and its root token and passphrase are printed once.
+    #[arg(long)]
+    pub dev: bool,
+    /// Production configuration file (TLS, listen address, data directory).
+    #[arg(long, conflicts_with = "dev")]
+    pub config: Option<PathBuf>,
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    #[command(flatten)]
+    pub unseal: UnsealAtStart,
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// Seal with the passphrase in this file (at least 12 characters).
+    #[arg(long, group = "secret")]
+    pub passphrase_file: Option<PathBuf>,
+    /// Seal with a new random key file written here (mode 0600): the "startup disk".
+    #[arg(long, group = "secret")]
+    pub key_file: Option<PathBuf>,
+    /// Seal with N Shamir shares, written one file per custodian into --shares-dir.
+    #[arg(long, group = "secret", requires_all = ["threshold", "shares_dir"])]
+    pub shares: Option<u8>,
+    /// How many shares unseal (with --shares).
+    #[arg(long, requires = "shares")]
+    pub threshold: Option<u8>,
+    #[arg(long, requires = "shares")]
+    pub shares_dir: Option<PathBuf>,
+    #[arg(long, default_value = "default")]
+    pub org: String,
+    #[arg(long, default_value = "default")]
+    pub site: String,
+    /// Defaults to the host name.
+    #[arg(long)]
+    pub server_name: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OperatorCmd {
+    /// Submit the startup secret (or one share) to a sealed server.
+    Unseal(SecretArgs),
+    /// Seal the server: it forgets its master key until unsealed again.
+    Seal,
+    /// Show whether the server is sealed, and unseal progress.
+    Status,
+    /// Change the startup secret (any kind to any kind).
+    Rekey(RekeyArgs),
+}
+
+#[derive(Args, Debug, Default)]
+pub struct SecretArgs {
+    #[arg(long)]
+    pub passphrase_file: Option<PathBuf>,
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+    /// One share file; repeat to give several.
+    #[arg(long)]
+    pub share_file: Vec<PathBuf>,
+    /// Every share file in this directory.
+    #[arg(long)]
+    pub shares_dir: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct RekeyArgs {
+    #[command(flatten)]
+    pub current: SecretArgs,
+    #[arg(long, group = "new")]
+    pub new_passphrase_file: Option<PathBuf>,
+    /// Write a new key file here.
+    #[arg(long, group = "new")]
+    pub new_key_file: Option<PathBuf>,
+    #[arg(long, group = "new", requires_all = ["new_threshold", "new_shares_dir"])]
+    pub new_shares: Option<u8>,
+    #[arg(long, requires = "new_shares")]
+    pub new_threshold: Option<u8>,
+    #[arg(long, requires = "new_shares")]
+    pub new_shares_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCmd {
+    /// Create a key: aes-128 aes-256 rsa-2048 rsa-3072 rsa-4096 ec-p256 ec-p384 ed25519 hmac-sha256.
+    Create {
+        #[arg(long = "type")]
+        key_type: String,
+        #[arg(long)]
+        name: String,
+        /// Allow export (wrapped, or in plaintext by an administrator).
+        #[arg(long)]
+        exportable: bool,
+        /// Create in the pre-active state.
+        #[arg(long)]
+        pre_active: bool,
+    },
+    /// List keys.
+    List {
+        #[arg(long)]
+        prefix: Option<String>,
+        #[arg(long = "type")]
+        key_type: Option<String>,
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Start after this name (paging).
+        #[arg(long)]
+        after: Option<String>,
+    },
+    /// Show a key's metadata and versions.
+    Show { name: String },
+    /// Add a new version; older versions keep decrypting and verifying.
+    Rotate { name: String },
+    Disable { name: String },
+    Enable { name: String },
+    /// Pre-active to active.
+    Activate { name: String },
+    /// Active to deactivated: decrypt and verify only.
+    Deactivate { name: String },
+    /// Mark compromised: decrypt and verify only.
+    Compromise { name: String },
+    /// Erase the material; a tombstone with the metadata stays.
+    Destroy {
+        name: String,
+        /// Deactivate an active key first.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Encrypt stdin; print the ciphertext.
+    Encrypt {
+        name: String,
+        /// Associated data (text) bound to the ciphertext.
+        #[arg(long)]
+        aad: Option<String>,
+    },
+    /// Decrypt the ciphertext on stdin; write the plaintext.
+    Decrypt {
+        name: String,
+        #[arg(long)]
+        aad: Option<String>,
+    },
+    /// Sign stdin; print the signature.
+    Sign {
+        name: String,
+        /// rsa-pss-sha256 (RSA default), rsa-pkcs1-sha256, ecdsa-sha256, ecdsa-sha384, ed25519.
+        #[arg(long)]
+        algorithm: Option<String>,
+    },
+    /// Verify a signature of stdin: exit 0 when valid, 1 when not.
+    Verify {
+        name: String,
+        #[arg(long)]
+        signature: String,
+    },
+    /// HMAC of stdin.
+    Hmac { name: String },
+    /// Verify an HMAC of stdin: exit 0 when valid, 1 when not.
+    HmacVerify {
+        name: String,
+        #[arg(long)]
+        hmac: String,
+    },
+    /// A new data key: plaintext (base64) and a copy encrypted under NAME.
+    Datakey {
+        name: String,
+        #[arg(long, default_value_t = 256)]
+        bits: u32,
+    },
+    /// Export a key wrapped under another key (or in plaintext, administrators only).
+    Export {
+        name: String,
+        #[arg(long, conflicts_with = "plaintext")]
+        wrapping_key: Option<String>,
+        #[arg(long)]
+        plaintext: bool,
+    },
+    /// Import key material (raw for symmetric keys, PKCS#8 DER for key pairs).
+    Import {
+        #[arg(long)]
+        name: String,
+        #[arg(long = "type")]
+        key_type: String,
+        #[arg(long, conflicts_with = "wrapped_file")]
+        material_file: Option<PathBuf>,
+        #[arg(long, requires = "wrapping_key")]
+        wrapped_file: Option<PathBuf>,
+        #[arg(long)]
+        wrapping_key: Option<String>,
+        #[arg(long)]
+        exportable: bool,
+    },
+    /// Print a key pair's public key (PEM).
+    Public { name: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCmd {
+    Create {
+        /// admin, operator, backup or app.
+        #[arg(long)]
+        role: String,
+        /// Key-name prefix an app token may use; repeat for several.
+        #[arg(long = "prefix")]
+        prefixes: Vec<String>,
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Lifetime in seconds.
+        #[arg(long)]
+        ttl: Option<u64>,
+    },
+    List,
+    Revoke { id: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCmd {
+    /// Check the chain (online, or offline with --data-dir on a stopped node).
+    Verify {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// Seconds per workload.
+    #[arg(long, default_value_t = 10)]
+    pub duration: u64,
+    /// Workloads to run, comma-separated: health, encrypt, create.
+    #[arg(long, default_value = "health,encrypt,create", value_delimiter = ',')]
+    pub ops: Vec<String>,
+}
