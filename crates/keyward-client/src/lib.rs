@@ -61,7 +61,10 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("base", &self.base).field("token", &self.token.as_ref().map(|_| "[redacted]")).finish()
+        f.debug_struct("Client")
+            .field("base", &self.base)
+            .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .finish()
     }
 }
 
@@ -88,7 +91,8 @@ impl Client {
                 .map_err(|e| Error::Config { path: id.display().to_string(), message: e.to_string() })?;
             builder = builder.identity(identity);
         }
-        let http = builder.build().map_err(|e| Error::Config { path: "TLS settings".into(), message: e.to_string() })?;
+        let http =
+            builder.build().map_err(|e| Error::Config { path: "TLS settings".into(), message: e.to_string() })?;
         Ok(Client { http, base: settings.addr.trim_end_matches('/').to_owned(), token: settings.token.clone() })
     }
 
@@ -103,13 +107,13 @@ impl Client {
         };
         let resp = req.send().await.map_err(|e| Error::Connect { addr: self.base.clone(), message: root_cause(&e) })?;
         let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| Error::Connect { addr: self.base.clone(), message: root_cause(&e) })?;
+        let bytes =
+            resp.bytes().await.map_err(|e| Error::Connect { addr: self.base.clone(), message: root_cause(&e) })?;
         let body: Value = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).map_err(|_| {
-                Error::Decode(String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned())
-            })?
+            serde_json::from_slice(&bytes)
+                .map_err(|_| Error::Decode(String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned()))?
         };
         if status.is_success() {
             return Ok(body);

@@ -6,8 +6,7 @@ use aws_lc_rs::aead::{AES_128_GCM, AES_256_GCM, LessSafeKey, NONCE_LEN, Nonce, U
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::key_wrap::{AES_128, AES_256, AesKek, KeyWrapPadded};
 use aws_lc_rs::rsa::{
-    KeySize, OAEP_SHA256_MGF1SHA256, OaepPrivateDecryptingKey, OaepPublicEncryptingKey,
-    PrivateDecryptingKey,
+    KeySize, OAEP_SHA256_MGF1SHA256, OaepPrivateDecryptingKey, OaepPublicEncryptingKey, PrivateDecryptingKey,
 };
 use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
 use aws_lc_rs::{aead, hmac};
@@ -101,12 +100,9 @@ pub fn generate_material(key_type: KeyType) -> Result<Secret> {
 
 enum Inner {
     Aes(LessSafeKey),
-    Hmac(hmac::Key),
-    Rsa {
-        pair: RsaKeyPair,
-        decrypt: OaepPrivateDecryptingKey,
-        encrypt: OaepPublicEncryptingKey,
-    },
+    // Boxed: an HMAC key holds precomputed SHA-256 state and would bloat every variant.
+    Hmac(Box<hmac::Key>),
+    Rsa { pair: RsaKeyPair, decrypt: OaepPrivateDecryptingKey, encrypt: OaepPublicEncryptingKey },
     Ecdsa(EcdsaKeyPair),
     Ed25519(Ed25519KeyPair),
 }
@@ -137,7 +133,7 @@ impl LoadedKey {
                 if material.len() < 16 {
                     return Err(bad());
                 }
-                Inner::Hmac(hmac::Key::new(hmac::HMAC_SHA256, material.expose()))
+                Inner::Hmac(Box::new(hmac::Key::new(hmac::HMAC_SHA256, material.expose())))
             }
             KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096 => {
                 let pair = RsaKeyPair::from_pkcs8(material.expose()).map_err(|_| bad())?;
@@ -269,9 +265,7 @@ impl LoadedKey {
             (Inner::Ed25519(pair), _) => (&signature::ED25519, pair.public_key().as_ref()),
             _ => return Err(self.unsupported("verify")),
         };
-        signature::UnparsedPublicKey::new(alg, public)
-            .verify(message, sig)
-            .map_err(|_| Error::BadSignature)
+        signature::UnparsedPublicKey::new(alg, public).verify(message, sig).map_err(|_| Error::BadSignature)
     }
 
     pub fn mac(&self, message: &[u8]) -> Result<Vec<u8>> {

@@ -33,10 +33,7 @@ pub enum Error {
     #[error("key material is not valid for {key_type}")]
     BadMaterial { key_type: &'static str },
     #[error("{key_type} keys cannot {operation}")]
-    Unsupported {
-        key_type: &'static str,
-        operation: &'static str,
-    },
+    Unsupported { key_type: &'static str, operation: &'static str },
     #[error("input too long: {key_type} can encrypt at most {max} bytes with OAEP")]
     TooLong { key_type: &'static str, max: usize },
     #[error("invalid parameter: {0}")]
@@ -96,7 +93,9 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 /// Random nonces are safe here: each barrier data key encrypts far fewer than 2^32 messages
 /// before the keyring rotates it.
 pub fn aead_seal(key: &[u8], plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
-    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).map_err(|_| Error::Parameter("AES-256 keys are 32 bytes"))?);
+    let key = LessSafeKey::new(
+        UnboundKey::new(&AES_256_GCM, key).map_err(|_| Error::Parameter("AES-256 keys are 32 bytes"))?,
+    );
     let nonce_bytes: [u8; NONCE_LEN] = random_array()?;
     let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN);
     out.extend_from_slice(&nonce_bytes);
@@ -125,10 +124,7 @@ pub(crate) fn aead_open_with(key: &LessSafeKey, sealed: &[u8], aad: &[u8]) -> Re
     let (nonce, body) = sealed.split_at(NONCE_LEN);
     let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| Error::Decrypt)?;
     let mut buf = Secret::from_vec(body.to_vec());
-    let len = key
-        .open_in_place(nonce, Aad::from(aad), buf.expose_mut())
-        .map_err(|_| Error::Decrypt)?
-        .len();
+    let len = key.open_in_place(nonce, Aad::from(aad), buf.expose_mut()).map_err(|_| Error::Decrypt)?.len();
     buf.truncate(len);
     Ok(buf)
 }
@@ -160,11 +156,7 @@ pub struct Argon2Params {
 impl Argon2Params {
     /// m = 64 MiB, t = 3, p = 1: about a quarter of a second per guess on a 2-core server,
     /// a cost paid once per unseal (OWASP's Argon2id guidance starts at m = 19 MiB, t = 2).
-    pub const DEFAULT: Argon2Params = Argon2Params {
-        memory_kib: 64 * 1024,
-        iterations: 3,
-        parallelism: 1,
-    };
+    pub const DEFAULT: Argon2Params = Argon2Params { memory_kib: 64 * 1024, iterations: 3, parallelism: 1 };
 }
 
 /// Derives a 32-byte key from a passphrase with Argon2id (RFC 9106).
@@ -184,10 +176,7 @@ pub fn shamir_split(secret: &[u8], threshold: u8, shares: u8) -> Result<Vec<Secr
         return Err(Error::Parameter("the threshold must be between 1 and the number of shares"));
     }
     let dealer = blahaj::Sharks(threshold).dealer(secret);
-    Ok(dealer
-        .take(usize::from(shares))
-        .map(|s| Secret::from_vec(Vec::from(&s)))
-        .collect())
+    Ok(dealer.take(usize::from(shares)).map(|s| Secret::from_vec(Vec::from(&s))).collect())
 }
 
 /// Recombines shares; fails if fewer than `threshold` distinct shares are given. Shares from

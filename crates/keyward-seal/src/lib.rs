@@ -233,14 +233,8 @@ fn wrap_master(master: &MasterKey, new: NewSecret) -> Result<(SealConfig, Issued
         }
     };
     let wrapped = keyward_crypto::aead_seal(kek.expose(), master.0.expose(), MASTER_KEY_AAD)?;
-    let config = SealConfig {
-        format: 1,
-        kind,
-        salt: B64.encode(salt),
-        kdf,
-        layout,
-        wrapped_master_key: B64.encode(wrapped),
-    };
+    let config =
+        SealConfig { format: 1, kind, salt: B64.encode(salt), kdf, layout, wrapped_master_key: B64.encode(wrapped) };
     Ok((config, issued))
 }
 
@@ -373,12 +367,8 @@ impl Keyring {
             return Err(Error::Corrupt);
         }
         let version = u32::from_be_bytes(version.try_into().map_err(|_| Error::Corrupt)?);
-        let key = self
-            .keys
-            .iter()
-            .find(|(v, _)| *v == version)
-            .map(|(_, k)| k)
-            .ok_or(Error::UnknownDataKey(version))?;
+        let key =
+            self.keys.iter().find(|(v, _)| *v == version).map(|(_, k)| k).ok_or(Error::UnknownDataKey(version))?;
         keyward_crypto::aead_open(key.expose(), body, context).map_err(|_| Error::Corrupt)
     }
 }
@@ -401,10 +391,7 @@ mod tests {
             unseal(&cfg, &StartupSecret::Passphrase(pass("wrong horse battery"))),
             Err(Error::WrongSecret)
         ));
-        assert!(matches!(
-            unseal(&cfg, &StartupSecret::KeyFile(Secret::zeroed(32))),
-            Err(Error::WrongKind { .. })
-        ));
+        assert!(matches!(unseal(&cfg, &StartupSecret::KeyFile(Secret::zeroed(32))), Err(Error::WrongKind { .. })));
         assert!(matches!(create(NewSecret::Passphrase(pass("short"))), Err(Error::WeakPassphrase { .. })));
     }
 

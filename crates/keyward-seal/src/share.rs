@@ -25,7 +25,12 @@ pub struct ShareFile {
 
 impl Clone for ShareFile {
     fn clone(&self) -> Self {
-        ShareFile { set_id: self.set_id.clone(), threshold: self.threshold, shares: self.shares, bytes: self.bytes.duplicate() }
+        ShareFile {
+            set_id: self.set_id.clone(),
+            threshold: self.threshold,
+            shares: self.shares,
+            bytes: self.bytes.duplicate(),
+        }
     }
 }
 
@@ -66,13 +71,8 @@ impl ShareFile {
 
     /// The file content to hand to a custodian. The returned text is itself secret.
     pub fn to_text(&self, header: &str) -> Secret {
-        let body = format!(
-            "{PREFIX}:{}:{}:{}:{}",
-            self.set_id,
-            self.threshold,
-            self.shares,
-            B64.encode(self.bytes.expose())
-        );
+        let body =
+            format!("{PREFIX}:{}:{}:{}:{}", self.set_id, self.threshold, self.shares, B64.encode(self.bytes.expose()));
         let mut text = String::new();
         for line in header.lines() {
             text.push_str("# ");
@@ -103,10 +103,8 @@ impl ShareFile {
         let set_id = parts.next().ok_or(Error::BadShare("missing set id"))?.to_owned();
         let threshold = parts.next().and_then(|s| s.parse().ok()).ok_or(Error::BadShare("bad threshold"))?;
         let shares = parts.next().and_then(|s| s.parse().ok()).ok_or(Error::BadShare("bad share count"))?;
-        let bytes = parts
-            .next()
-            .and_then(|s| B64.decode(s).ok())
-            .ok_or(Error::BadShare("the share value is not base64"))?;
+        let bytes =
+            parts.next().and_then(|s| B64.decode(s).ok()).ok_or(Error::BadShare("the share value is not base64"))?;
         if parts.next().is_some() {
             return Err(Error::BadShare("too many fields"));
         }

@@ -29,12 +29,12 @@ impl IntoResponse for ApiError {
         let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
         let mut resp = (self.status, Json(body)).into_response();
         resp.extensions_mut().insert(ErrorCode(self.code));
-        if self.code == "throttled" {
-            if let Some(secs) = self.message.split_whitespace().rev().nth(1).and_then(|s| s.parse::<u64>().ok())
-                && let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string())
-            {
-                resp.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
-            }
+        // The service's message ends "retry in N s"; the header lets HTTP clients back off.
+        if self.code == "throttled"
+            && let Some(secs) = self.message.split_whitespace().rev().nth(1).and_then(|s| s.parse::<u64>().ok())
+            && let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string())
+        {
+            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
         }
         resp
     }

@@ -77,10 +77,9 @@ impl Bound {
 }
 
 fn install_metrics() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
-    static HANDLE: std::sync::OnceLock<Option<metrics_exporter_prometheus::PrometheusHandle>> = std::sync::OnceLock::new();
-    HANDLE
-        .get_or_init(|| metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().ok())
-        .clone()
+    static HANDLE: std::sync::OnceLock<Option<metrics_exporter_prometheus::PrometheusHandle>> =
+        std::sync::OnceLock::new();
+    HANDLE.get_or_init(|| metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().ok()).clone()
 }
 
 pub async fn bind(service: Arc<Service>, opts: ServerOptions) -> Result<Bound, Error> {
@@ -135,7 +134,9 @@ async fn serve_tls(
                 .peer_certificates()
                 .and_then(|c| c.first())
                 .and_then(|der| tls::caller_for_certificate(der, &client_certs));
-            let svc = router.layer(axum::Extension(rest::CertCaller(cert_caller))).map_request(|req: hyper::Request<hyper::body::Incoming>| req.map(axum::body::Body::new));
+            let svc = router
+                .layer(axum::Extension(rest::CertCaller(cert_caller)))
+                .map_request(|req: hyper::Request<hyper::body::Incoming>| req.map(axum::body::Body::new));
             let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(tls), TowerToHyperService::new(svc))
                 .await;

@@ -17,7 +17,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use keyward_crypto::Secret;
 use keyward_seal::{Issued, NewSecret, ShareFile, StartupSecret};
-use keyward_service::{Caller, CreateKey, ImportMaterial, KeyInfo, ListKeys, NewToken, Service, TokenInfo, UnsealInput};
+use keyward_service::{
+    Caller, CreateKey, ImportMaterial, KeyInfo, ListKeys, NewToken, Service, TokenInfo, UnsealInput,
+};
 use keyward_store::{AuditDurability, AuditEntry};
 use keyward_types::{KeyState, KeyType, Role};
 use serde::Deserialize;
@@ -51,7 +53,9 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<
                     code: "invalid_json",
                     message: "send the body as JSON with Content-Type: application/json".into(),
                 },
-                other => ApiError::bad_request("invalid_json", format!("malformed request body: {}", other.body_text())),
+                other => {
+                    ApiError::bad_request("invalid_json", format!("malformed request body: {}", other.body_text()))
+                }
             }),
         }
     }
@@ -64,7 +68,11 @@ async fn blocking<T: Send + 'static>(
     let svc = state.service.clone();
     tokio::task::spawn_blocking(move || f(&svc))
         .await
-        .map_err(|e| ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, code: "internal", message: format!("worker failed: {e}") })?
+        .map_err(|e| ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "internal",
+            message: format!("worker failed: {e}"),
+        })?
         .map_err(ApiError::from)
 }
 
@@ -112,7 +120,11 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {
-    ApiError { status: StatusCode::NOT_FOUND, code: "no_such_route", message: format!("no API route {method} {}", uri.path()) }
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        code: "no_such_route",
+        message: format!("no API route {method} {}", uri.path()),
+    }
 }
 
 fn is_public(path: &str) -> bool {
@@ -141,8 +153,10 @@ async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> R
     let started = Instant::now();
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
-    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
-    let target = path.strip_prefix("/v1/keys/").map(|r| r.split('/').next().unwrap_or("").to_owned()).unwrap_or_default();
+    let route =
+        req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
+    let target =
+        path.strip_prefix("/v1/keys/").map(|r| r.split('/').next().unwrap_or("").to_owned()).unwrap_or_default();
     let public = is_public(&path);
     let mut actor = "anonymous".to_owned();
     let response = if public {
@@ -165,8 +179,10 @@ async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> R
         }
     };
     let status = response.status();
-    metrics::counter!("keyward_http_requests_total", "route" => route.clone(), "status" => status.as_u16().to_string()).increment(1);
-    metrics::histogram!("keyward_http_request_duration_seconds", "route" => route.clone()).record(started.elapsed().as_secs_f64());
+    metrics::counter!("keyward_http_requests_total", "route" => route.clone(), "status" => status.as_u16().to_string())
+        .increment(1);
+    metrics::histogram!("keyward_http_request_duration_seconds", "route" => route.clone())
+        .record(started.elapsed().as_secs_f64());
     if public {
         // Health, status and metrics are polled constantly; unseal audits itself in the service.
         return response;
@@ -359,11 +375,17 @@ async fn rekey(State(state): State<AppState>, c: CallerExt, ApiJson(body): ApiJs
     let current = body.current.startup_secret()?;
     let new = match body.new.kind.as_str() {
         "passphrase" => NewSecret::Passphrase(Secret::from_vec(
-            body.new.passphrase.ok_or_else(|| ApiError::bad_request("invalid_input", "new.passphrase is missing"))?.into_bytes(),
+            body.new
+                .passphrase
+                .ok_or_else(|| ApiError::bad_request("invalid_input", "new.passphrase is missing"))?
+                .into_bytes(),
         )),
         "key-file" => NewSecret::KeyFile,
         "shares" => NewSecret::Shares {
-            threshold: body.new.threshold.ok_or_else(|| ApiError::bad_request("invalid_input", "new.threshold is missing"))?,
+            threshold: body
+                .new
+                .threshold
+                .ok_or_else(|| ApiError::bad_request("invalid_input", "new.threshold is missing"))?,
             shares: body.new.shares.ok_or_else(|| ApiError::bad_request("invalid_input", "new.shares is missing"))?,
         },
         other => {
@@ -416,7 +438,11 @@ fn parse_type(s: &str) -> Result<KeyType, ApiError> {
     s.parse().map_err(|e: keyward_types::Error| ApiError::bad_request("invalid_input", e.to_string()))
 }
 
-async fn create_key(State(state): State<AppState>, c: CallerExt, ApiJson(body): ApiJson<CreateKeyBody>) -> Result<(StatusCode, Json<Value>), ApiError> {
+async fn create_key(
+    State(state): State<AppState>,
+    c: CallerExt,
+    ApiJson(body): ApiJson<CreateKeyBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let c = caller(&c)?;
     let key_type = parse_type(&body.key_type)?;
     let req = CreateKey { name: body.name, key_type, exportable: body.exportable, pre_active: body.pre_active };
@@ -435,7 +461,11 @@ struct ListQuery {
     limit: Option<u32>,
 }
 
-async fn list_keys(State(state): State<AppState>, c: CallerExt, q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>) -> ApiResult {
+async fn list_keys(
+    State(state): State<AppState>,
+    c: CallerExt,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
     let c = caller(&c)?;
     let Query(q) = q.map_err(|e| ApiError::bad_request("invalid_input", e.body_text()))?;
     let key_type = q.key_type.as_deref().map(parse_type).transpose()?;
@@ -481,9 +511,15 @@ struct StateBody {
     state: String,
 }
 
-async fn set_state(State(state): State<AppState>, c: CallerExt, Path(name): Path<String>, ApiJson(body): ApiJson<StateBody>) -> ApiResult {
+async fn set_state(
+    State(state): State<AppState>,
+    c: CallerExt,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<StateBody>,
+) -> ApiResult {
     let c = caller(&c)?;
-    let to: KeyState = body.state.parse().map_err(|e: keyward_types::Error| ApiError::bad_request("invalid_input", e.to_string()))?;
+    let to: KeyState =
+        body.state.parse().map_err(|e: keyward_types::Error| ApiError::bad_request("invalid_input", e.to_string()))?;
     let k = blocking(&state, move |svc| svc.key_set_state(&c, &name, to)).await?;
     Ok(Json(key_json(&k)))
 }
@@ -495,13 +531,23 @@ struct DestroyBody {
     force: bool,
 }
 
-async fn destroy_key(State(state): State<AppState>, c: CallerExt, Path(name): Path<String>, ApiJson(body): ApiJson<DestroyBody>) -> ApiResult {
+async fn destroy_key(
+    State(state): State<AppState>,
+    c: CallerExt,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<DestroyBody>,
+) -> ApiResult {
     let c = caller(&c)?;
     let k = blocking(&state, move |svc| svc.key_destroy(&c, &name, body.force)).await?;
     Ok(Json(key_json(&k)))
 }
 
-async fn destroy_key_delete(State(state): State<AppState>, c: CallerExt, Path(name): Path<String>, Query(q): Query<DestroyBody>) -> ApiResult {
+async fn destroy_key_delete(
+    State(state): State<AppState>,
+    c: CallerExt,
+    Path(name): Path<String>,
+    Query(q): Query<DestroyBody>,
+) -> ApiResult {
     let c = caller(&c)?;
     let k = blocking(&state, move |svc| svc.key_destroy(&c, &name, q.force)).await?;
     Ok(Json(key_json(&k)))
@@ -514,7 +560,12 @@ struct EncryptBody {
     aad: Option<String>,
 }
 
-async fn encrypt(State(state): State<AppState>, c: CallerExt, Path(name): Path<String>, ApiJson(body): ApiJson<EncryptBody>) -> ApiResult {
+async fn encrypt(
+    State(state): State<AppState>,
+    c: CallerExt,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<EncryptBody>,
+) -> ApiResult {
     let c = caller(&c)?;
     let pt = Secret::from_vec(b64("plaintext", &body.plaintext)?);
     let aad = opt_b64("aad", &body.aad)?;
@@ -529,7 +580,12 @@ struct DecryptBody {
     aad: Option<String>,
 }
 
-async fn decrypt(State(state): State<AppState>, c: CallerExt, Path(name): Path<String>, ApiJson(body): ApiJson<DecryptBody>) -> ApiResult {
+async fn decrypt(
+    State(state): State<AppState>,
+    c: CallerExt,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<DecryptBody>,
+) -> ApiResult {
     let c = caller(&c)?;
     let aad = opt_b64("aad", &body.aad)?;
     let pt = blocking(&state, move |svc| svc.decrypt(&c, &name, &body.ciphertext, &aad)).await?;
@@ -543,7 +599,12 @@ struct SignBody {
     algorithm: Option<String>,
 }
 
-async fn sign(State(state): State<AppState>, c: CallerExt, Path(name): Path<String>, ApiJson(body): ApiJson<SignBody>) -> ApiResult {
+async fn sign(
+    State(state): State<AppState>,
+    c: CallerExt,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<SignBody>,
+) -> ApiResult {
     let c = caller(&c)?;
     let msg = b64("message", &body.message)?;
     let sig = blocking(&state, move |svc| svc.sign(&c, &name, &msg, body.algorithm.as_deref())).await?;
@@ -557,7 +618,12 @@ struct VerifyBody {
     signature: String,
 }
 
-async fn verify(State(state): State<AppState>, c: CallerExt, Path(name): Path<String>, ApiJson(body): ApiJson<VerifyBody>) -> ApiResult {
+async fn verify(
+    State(state): State<AppState>,
+    c: CallerExt,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<VerifyBody>,
+) -> ApiResult {
     let c = caller(&c)?;
     let msg = b64("message", &body.message)?;
     let valid = blocking(&state, move |svc| svc.verify(&c, &name, &msg, &body.signature)).await?;
@@ -570,7 +636,12 @@ struct HmacBody {
     message: String,
 }
 
-async fn hmac(State(state): State<AppState>, c: CallerExt, Path(name): Path<String>, ApiJson(body): ApiJson<HmacBody>) -> ApiResult {
+async fn hmac(
+    State(state): State<AppState>,
+    c: CallerExt,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<HmacBody>,
+) -> ApiResult {
     let c = caller(&c)?;
     let msg = b64("message", &body.message)?;
     let mac = blocking(&state, move |svc| svc.hmac(&c, &name, &msg)).await?;
@@ -584,7 +655,12 @@ struct HmacVerifyBody {
     hmac: String,
 }
 
-async fn hmac_verify(State(state): State<AppState>, c: CallerExt, Path(name): Path<String>, ApiJson(body): ApiJson<HmacVerifyBody>) -> ApiResult {
+async fn hmac_verify(
+    State(state): State<AppState>,
+    c: CallerExt,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<HmacVerifyBody>,
+) -> ApiResult {
     let c = caller(&c)?;
     let msg = b64("message", &body.message)?;
     let valid = blocking(&state, move |svc| svc.hmac_verify(&c, &name, &msg, &body.hmac)).await?;
@@ -598,7 +674,12 @@ struct DatakeyBody {
     aad: Option<String>,
 }
 
-async fn datakey(State(state): State<AppState>, c: CallerExt, Path(name): Path<String>, ApiJson(body): ApiJson<DatakeyBody>) -> ApiResult {
+async fn datakey(
+    State(state): State<AppState>,
+    c: CallerExt,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<DatakeyBody>,
+) -> ApiResult {
     let c = caller(&c)?;
     let aad = opt_b64("aad", &body.aad)?;
     let bits = body.bits.unwrap_or(256);
@@ -614,7 +695,12 @@ struct ExportBody {
     plaintext: bool,
 }
 
-async fn export(State(state): State<AppState>, c: CallerExt, Path(name): Path<String>, ApiJson(body): ApiJson<ExportBody>) -> ApiResult {
+async fn export(
+    State(state): State<AppState>,
+    c: CallerExt,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<ExportBody>,
+) -> ApiResult {
     let c = caller(&c)?;
     if body.wrapping_key.is_none() && !body.plaintext {
         return Err(ApiError::bad_request(
@@ -649,7 +735,11 @@ struct ImportBody {
     exportable: bool,
 }
 
-async fn import_key(State(state): State<AppState>, c: CallerExt, ApiJson(body): ApiJson<ImportBody>) -> Result<(StatusCode, Json<Value>), ApiError> {
+async fn import_key(
+    State(state): State<AppState>,
+    c: CallerExt,
+    ApiJson(body): ApiJson<ImportBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let c = caller(&c)?;
     let key_type = parse_type(&body.key_type)?;
     let material = match (body.material, body.wrapped, body.wrapping_key) {
@@ -690,9 +780,14 @@ struct TokenBody {
     ttl_seconds: Option<u64>,
 }
 
-async fn create_token(State(state): State<AppState>, c: CallerExt, ApiJson(body): ApiJson<TokenBody>) -> Result<(StatusCode, Json<Value>), ApiError> {
+async fn create_token(
+    State(state): State<AppState>,
+    c: CallerExt,
+    ApiJson(body): ApiJson<TokenBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let c = caller(&c)?;
-    let role: Role = body.role.parse().map_err(|e: keyward_types::Error| ApiError::bad_request("invalid_input", e.to_string()))?;
+    let role: Role =
+        body.role.parse().map_err(|e: keyward_types::Error| ApiError::bad_request("invalid_input", e.to_string()))?;
     let new = NewToken { role, prefixes: body.prefixes, name: body.name, ttl_secs: body.ttl_seconds };
     let (token, info) = blocking(&state, move |svc| svc.token_create(&c, new)).await?;
     let mut v = token_json(&info);
@@ -715,5 +810,7 @@ async fn revoke_token(State(state): State<AppState>, c: CallerExt, Path(id): Pat
 async fn audit_verify(State(state): State<AppState>, c: CallerExt) -> ApiResult {
     let c = caller(&c)?;
     let r = blocking(&state, move |svc| svc.audit_verify(&c)).await?;
-    Ok(Json(json!({"records": r.records, "intact": r.first_broken.is_none(), "first_broken": r.first_broken, "problem": r.problem})))
+    Ok(Json(
+        json!({"records": r.records, "intact": r.first_broken.is_none(), "first_broken": r.first_broken, "problem": r.problem}),
+    ))
 }

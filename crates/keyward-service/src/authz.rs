@@ -70,11 +70,7 @@ pub fn authorize(caller: &Caller, action: Action<'_>) -> Result<()> {
         (App, Action::ListKeys) => true,
         _ => false,
     };
-    if allowed {
-        Ok(())
-    } else {
-        Err(Error::Forbidden { role: caller.role, action: action.describe() })
-    }
+    if allowed { Ok(()) } else { Err(Error::Forbidden { role: caller.role, action: action.describe() }) }
 }
 
 #[cfg(test)]

@@ -80,7 +80,14 @@ pub enum ImportMaterial {
 
 impl Service {
     /// Resolves a key for use: scope, enabled, lifecycle state and capability.
-    fn usable(&self, caller: &Caller, name: &str, usage: Usage, capability: Capability, op: &'static str) -> Result<(ObjectRow, KeyType)> {
+    fn usable(
+        &self,
+        caller: &Caller,
+        name: &str,
+        usage: Usage,
+        capability: Capability,
+        op: &'static str,
+    ) -> Result<(ObjectRow, KeyType)> {
         authorize(caller, Action::UseKey(name))?;
         self.keyring()?;
         let row = self.find(name)?;
@@ -99,7 +106,10 @@ impl Service {
 
     fn envelope_key(&self, row: &ObjectRow, key_type: KeyType, env: &Envelope) -> Result<Arc<LoadedKey>> {
         if env.key_id != row.id {
-            return Err(Error::ForeignCiphertext { name: row.name.clone(), expected_id: env.key_id.chars().take(64).collect() });
+            return Err(Error::ForeignCiphertext {
+                name: row.name.clone(),
+                expected_id: env.key_id.chars().take(64).collect(),
+            });
         }
         if env.version == 0 || env.version > row.current_version {
             return Err(Error::NoSuchVersion { name: row.name.clone(), version: env.version });
@@ -133,11 +143,18 @@ impl Service {
     pub fn sign(&self, caller: &Caller, name: &str, message: &[u8], scheme: Option<&str>) -> Result<String> {
         let (row, key_type) = self.usable(caller, name, Usage::Protect, Capability::Sign, "sign")?;
         let scheme = scheme
-            .map(|s| SignatureScheme::parse(s).ok_or_else(|| Error::invalid("algorithm", format!("unknown signature scheme {s:?}"))))
+            .map(|s| {
+                SignatureScheme::parse(s)
+                    .ok_or_else(|| Error::invalid("algorithm", format!("unknown signature scheme {s:?}")))
+            })
             .transpose()?;
         let key = self.loaded_key(&row, key_type, row.current_version)?;
         let (scheme, sig) = key.sign(scheme, message).map_err(|e| match e {
-            keyward_crypto::Error::Unsupported { .. } => Error::WrongKeyType { name: row.name.clone(), key_type: key_type.as_str(), operation: "sign with that scheme" },
+            keyward_crypto::Error::Unsupported { .. } => Error::WrongKeyType {
+                name: row.name.clone(),
+                key_type: key_type.as_str(),
+                operation: "sign with that scheme",
+            },
             e => e.into(),
         })?;
         Ok(format_envelope(&row.id, row.current_version, Some(scheme.as_str()), &sig))
@@ -198,9 +215,11 @@ impl Service {
             .store
             .key_version(&row.id, row.current_version)?
             .ok_or_else(|| Error::NoSuchVersion { name: row.name.clone(), version: row.current_version })?;
-        let der = v
-            .public_key
-            .ok_or_else(|| Error::WrongKeyType { name: row.name.clone(), key_type: key_type.as_str(), operation: "have a public key" })?;
+        let der = v.public_key.ok_or_else(|| Error::WrongKeyType {
+            name: row.name.clone(),
+            key_type: key_type.as_str(),
+            operation: "have a public key",
+        })?;
         Ok((self.key_show(caller, name)?, der))
     }
 
@@ -244,22 +263,31 @@ impl Service {
 
     /// Imports key material (raw for symmetric keys, PKCS#8 DER for key pairs), in plaintext or
     /// wrapped under an AES key already in Keyward.
-    pub fn import(&self, caller: &Caller, name: &str, key_type: KeyType, material: ImportMaterial, exportable: bool) -> Result<KeyInfo> {
+    pub fn import(
+        &self,
+        caller: &Caller,
+        name: &str,
+        key_type: KeyType,
+        material: ImportMaterial,
+        exportable: bool,
+    ) -> Result<KeyInfo> {
         let key_name = KeyName::parse(name).map_err(|e| Error::invalid("name", e.to_string()))?;
         authorize(caller, Action::ManageKey(name))?;
         self.keyring()?;
         let material = match material {
             ImportMaterial::Plain(m) => m,
             ImportMaterial::Wrapped { wrapping_key, wrapped } => {
-                let (wrow, wtype) = self.usable(caller, &wrapping_key, Usage::Process, Capability::Wrap, "unwrap keys")?;
+                let (wrow, wtype) =
+                    self.usable(caller, &wrapping_key, Usage::Process, Capability::Wrap, "unwrap keys")?;
                 let kek = self.loaded_key(&wrow, wtype, wrow.current_version)?;
                 kek.unwrap(&wrapped).map_err(|_| Error::DecryptFailed)?
             }
         };
         self.insert_key(key_name, key_type, material, exportable, false).map_err(|e| match e {
-            Error::Crypto(keyward_crypto::Error::BadMaterial { key_type }) => {
-                Error::invalid("material", format!("not valid {key_type} key material (raw bytes for symmetric keys, PKCS#8 DER for key pairs)"))
-            }
+            Error::Crypto(keyward_crypto::Error::BadMaterial { key_type }) => Error::invalid(
+                "material",
+                format!("not valid {key_type} key material (raw bytes for symmetric keys, PKCS#8 DER for key pairs)"),
+            ),
             e => e,
         })
     }

@@ -36,9 +36,7 @@ pub enum Error {
     NoSuchVersion { name: String, version: u32 },
     #[error("the ciphertext was made by key {expected_id}, not by {name:?}")]
     ForeignCiphertext { name: String, expected_id: String },
-    #[error(
-        "decryption failed: the ciphertext was altered or truncated, or the associated data does not match"
-    )]
+    #[error("decryption failed: the ciphertext was altered or truncated, or the associated data does not match")]
     DecryptFailed,
     #[error("key {name:?} was not created exportable")]
     NotExportable { name: String },

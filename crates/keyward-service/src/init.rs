@@ -27,7 +27,9 @@ pub fn initialize(store: &dyn Store, opts: InitOptions) -> Result<InitOutcome> {
     if let Some(existing) = store.identity()? {
         return Err(Error::AlreadyInitialized { server_name: existing.server_name, server_id: existing.server_id });
     }
-    for (field, value) in [("organization", &opts.organization), ("site", &opts.site), ("server name", &opts.server_name)] {
+    for (field, value) in
+        [("organization", &opts.organization), ("site", &opts.site), ("server name", &opts.server_name)]
+    {
         if value.trim().is_empty() || value.len() > 128 {
             return Err(Error::invalid(field, "must be 1 to 128 characters"));
         }
@@ -47,7 +49,11 @@ pub fn initialize(store: &dyn Store, opts: InitOptions) -> Result<InitOutcome> {
     let mut batch = vec![
         Mutation::SetIdentity(identity.clone()),
         Mutation::SetSeal { config: config.to_json() },
-        Mutation::PutKeyring(KeyringRow { version: data_key.version, wrapped: data_key.wrapped, created_at: created_at.clone() }),
+        Mutation::PutKeyring(KeyringRow {
+            version: data_key.version,
+            wrapped: data_key.wrapped,
+            created_at: created_at.clone(),
+        }),
     ];
     for c in Component::ALL {
         batch.push(Mutation::PutComponent(ComponentRow {
@@ -65,7 +71,10 @@ pub fn initialize(store: &dyn Store, opts: InitOptions) -> Result<InitOutcome> {
             action: "init".into(),
             target: identity.server_id.clone(),
             outcome: "ok".into(),
-            detail: format!("organization={} site={} server={}", identity.organization, identity.site, identity.server_name),
+            detail: format!(
+                "organization={} site={} server={}",
+                identity.organization, identity.site, identity.server_name
+            ),
         },
         keyward_store::AuditDurability::Wait,
     )?;

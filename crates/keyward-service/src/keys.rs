@@ -85,9 +85,7 @@ fn info(row: &ObjectRow, versions: Vec<VersionInfo>) -> Result<KeyInfo> {
 
 impl Service {
     pub(crate) fn find(&self, name: &str) -> Result<ObjectRow> {
-        self.store
-            .object_by_name(name)?
-            .ok_or_else(|| Error::NoSuchKey { name: name.chars().take(140).collect() })
+        self.store.object_by_name(name)?.ok_or_else(|| Error::NoSuchKey { name: name.chars().take(140).collect() })
     }
 
     /// The parsed key for one version, from the cache or decrypted from the store.
@@ -161,7 +159,13 @@ impl Service {
             destroyed_at: None,
             attributes: "{}".into(),
         };
-        let version = KeyVersionRow { object_id: id, version: 1, material: Some(blob), public_key: loaded.public_key_der(), created_at: at };
+        let version = KeyVersionRow {
+            object_id: id,
+            version: 1,
+            material: Some(blob),
+            public_key: loaded.public_key_der(),
+            created_at: at,
+        };
         self.store
             .commit(vec![Mutation::InsertObject(row.clone()), Mutation::PutKeyVersion(version.clone())])
             .map_err(|e| match e {
@@ -215,7 +219,13 @@ impl Service {
         let blob = keyring.seal(&material_context(&row.id, version), loaded.material().expose())?;
         row.current_version = version;
         row.updated_at = at.clone();
-        let v = KeyVersionRow { object_id: row.id.clone(), version, material: Some(blob), public_key: loaded.public_key_der(), created_at: at };
+        let v = KeyVersionRow {
+            object_id: row.id.clone(),
+            version,
+            material: Some(blob),
+            public_key: loaded.public_key_der(),
+            created_at: at,
+        };
         self.store.commit(vec![Mutation::PutKeyVersion(v), Mutation::UpdateObject(row)])?;
         self.key_show(caller, name)
     }
@@ -247,7 +257,11 @@ impl Service {
         let (_, state) = parse_row(&row)?;
         if state != to {
             if !state.can_become(to) {
-                return Err(Error::KeyState { name: row.name, state: state.as_str(), operation: "make that state change" });
+                return Err(Error::KeyState {
+                    name: row.name,
+                    state: state.as_str(),
+                    operation: "make that state change",
+                });
             }
             let at = now();
             match to {

@@ -46,21 +46,33 @@ impl TokenInfo {
     }
 }
 
-pub(crate) fn issue_token(role: Role, prefixes: Vec<String>, name: String, ttl_secs: Option<u64>) -> Result<(Secret, TokenRow)> {
+pub(crate) fn issue_token(
+    role: Role,
+    prefixes: Vec<String>,
+    name: String,
+    ttl_secs: Option<u64>,
+) -> Result<(Secret, TokenRow)> {
     let raw = keyward_crypto::random_secret(32)?;
     let token = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(raw.expose()));
     let hash = keyward_crypto::sha256(token.as_bytes()).to_vec();
     let expires_at = ttl_secs.map(|s| {
         humantime::format_rfc3339_millis(std::time::SystemTime::now() + std::time::Duration::from_secs(s)).to_string()
     });
-    let row = TokenRow { id: Id::new().to_string(), hash, role: role.as_str().into(), prefixes, name, created_at: now(), expires_at, revoked_at: None };
+    let row = TokenRow {
+        id: Id::new().to_string(),
+        hash,
+        role: role.as_str().into(),
+        prefixes,
+        name,
+        created_at: now(),
+        expires_at,
+        revoked_at: None,
+    };
     Ok((Secret::from_vec(token.into_bytes()), row))
 }
 
 fn expired(at: &Option<String>) -> bool {
-    at.as_deref()
-        .and_then(|s| humantime::parse_rfc3339_weak(s).ok())
-        .is_some_and(|t| t <= std::time::SystemTime::now())
+    at.as_deref().and_then(|s| humantime::parse_rfc3339_weak(s).ok()).is_some_and(|t| t <= std::time::SystemTime::now())
 }
 
 impl Service {

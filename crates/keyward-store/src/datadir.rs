@@ -54,7 +54,8 @@ impl DataDir {
             let _ = std::fs::set_permissions(&self.root, std::fs::Permissions::from_mode(0o700));
         }
         let path = self.root.join(LOCK_FILE);
-        let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+        let mut file =
+            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {

@@ -88,9 +88,13 @@ pub enum Mutation {
     UpdateObject(ObjectRow),
     PutKeyVersion(KeyVersionRow),
     /// Erases the material of every version of the object, keeping the rows as tombstones.
-    EraseMaterial { object_id: String },
+    EraseMaterial {
+        object_id: String,
+    },
     PutToken(TokenRow),
-    SetSeal { config: String },
+    SetSeal {
+        config: String,
+    },
     PutKeyring(KeyringRow),
     SetIdentity(IdentityRow),
     PutComponent(ComponentRow),

@@ -263,7 +263,8 @@ fn run_group(conn: &mut Connection, jobs: &mut Vec<Job>, hasher: ChainHasher, ch
     let saved_chain = (chain.next_seq, chain.last_hash);
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(jobs.len());
     let result = (|| -> Result<()> {
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db("starting a write"))?;
+        let tx =
+            conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db("starting a write"))?;
         for job in jobs.iter() {
             let outcome = match job {
                 Job::Commit(batch, _) => apply_in_savepoint(&tx, batch),
@@ -283,7 +284,9 @@ fn run_group(conn: &mut Connection, jobs: &mut Vec<Job>, hasher: ChainHasher, ch
         let msg = e.to_string();
         let disk_full = matches!(e, Error::DiskFull);
         for job in jobs.drain(..) {
-            let err = || if disk_full { Error::DiskFull } else { Error::Corrupt(format!("write failed: {msg}")) };
+            let err = || {
+                if disk_full { Error::DiskFull } else { Error::Corrupt(format!("write failed: {msg}")) }
+            };
             match job {
                 Job::Commit(_, reply) => {
                     let _ = reply.send(Err(err()));
@@ -349,7 +352,9 @@ fn apply(tx: &rusqlite::Transaction<'_>, m: &Mutation) -> Result<u64> {
             upsert_object(tx, o)?;
         }
         Mutation::UpdateObject(o) => {
-            let n = tx.query_row("SELECT count(*) FROM objects WHERE id = ?1", params![o.id], |r| r.get::<_, i64>(0)).map_err(d)?;
+            let n = tx
+                .query_row("SELECT count(*) FROM objects WHERE id = ?1", params![o.id], |r| r.get::<_, i64>(0))
+                .map_err(d)?;
             if n == 0 {
                 return Err(Error::NoSuchObject { id: o.id.clone() });
             }
@@ -364,7 +369,8 @@ fn apply(tx: &rusqlite::Transaction<'_>, m: &Mutation) -> Result<u64> {
             .map_err(d)?;
         }
         Mutation::EraseMaterial { object_id } => {
-            tx.execute("UPDATE key_versions SET material = NULL WHERE object_id = ?1", params![object_id]).map_err(d)?;
+            tx.execute("UPDATE key_versions SET material = NULL WHERE object_id = ?1", params![object_id])
+                .map_err(d)?;
         }
         Mutation::PutToken(t) => {
             let prefixes = serde_json::to_string(&t.prefixes).map_err(|e| Error::Corrupt(e.to_string()))?;
@@ -394,7 +400,8 @@ fn apply(tx: &rusqlite::Transaction<'_>, m: &Mutation) -> Result<u64> {
                 ("incarnation", i.incarnation.to_string()),
                 ("created_at", i.created_at.clone()),
             ] {
-                tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)", params![key, value]).map_err(d)?;
+                tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)", params![key, value])
+                    .map_err(d)?;
             }
         }
         Mutation::PutComponent(c) => {
@@ -440,7 +447,12 @@ fn upsert_object(tx: &rusqlite::Transaction<'_>, o: &ObjectRow) -> Result<()> {
     Ok(())
 }
 
-fn append_audit(tx: &rusqlite::Transaction<'_>, e: &AuditEntry, hasher: ChainHasher, chain: &mut ChainState) -> Result<()> {
+fn append_audit(
+    tx: &rusqlite::Transaction<'_>,
+    e: &AuditEntry,
+    hasher: ChainHasher,
+    chain: &mut ChainState,
+) -> Result<()> {
     let seq = chain.next_seq;
     let hash = hasher(&chain.last_hash, &AuditRow::canonical_bytes(seq, e));
     tx.execute(
@@ -519,14 +531,18 @@ impl Store for SqliteStore {
                 let (k, v) = row.map_err(db("reading identity"))?;
                 map.insert(k, v);
             }
-            let Some(server_id) = map.remove("server_id") else { return Ok(None) };
+            let Some(server_id) = map.remove("server_id") else {
+                return Ok(None);
+            };
             let mut take = |k: &str| map.remove(k).unwrap_or_default();
             Ok(Some(IdentityRow {
                 organization: take("organization"),
                 site: take("site"),
                 server_name: take("server_name"),
                 server_id,
-                incarnation: take("incarnation").parse().map_err(|_| Error::Corrupt("incarnation is not a number".into()))?,
+                incarnation: take("incarnation")
+                    .parse()
+                    .map_err(|_| Error::Corrupt("incarnation is not a number".into()))?,
                 created_at: take("created_at"),
             }))
         })
@@ -534,14 +550,17 @@ impl Store for SqliteStore {
 
     fn seal_config(&self) -> Result<Option<String>> {
         self.read(|c| {
-            c.query_row("SELECT config FROM seal WHERE id = 1", [], |r| r.get(0)).optional().map_err(db("reading the seal"))
+            c.query_row("SELECT config FROM seal WHERE id = 1", [], |r| r.get(0))
+                .optional()
+                .map_err(db("reading the seal"))
         })
     }
 
     fn keyring(&self) -> Result<Vec<KeyringRow>> {
         self.read(|c| {
-            let mut stmt =
-                c.prepare_cached("SELECT version, wrapped, created_at FROM keyring ORDER BY version").map_err(db("reading the keyring"))?;
+            let mut stmt = c
+                .prepare_cached("SELECT version, wrapped, created_at FROM keyring ORDER BY version")
+                .map_err(db("reading the keyring"))?;
             let rows = stmt
                 .query_map([], |r| Ok(KeyringRow { version: r.get(0)?, wrapped: r.get(1)?, created_at: r.get(2)? }))
                 .map_err(db("reading the keyring"))?;
@@ -555,7 +574,9 @@ impl Store for SqliteStore {
                 .prepare_cached("SELECT name, schema_version, installed_at FROM components ORDER BY name")
                 .map_err(db("reading components"))?;
             let rows = stmt
-                .query_map([], |r| Ok(ComponentRow { name: r.get(0)?, schema_version: r.get(1)?, installed_at: r.get(2)? }))
+                .query_map([], |r| {
+                    Ok(ComponentRow { name: r.get(0)?, schema_version: r.get(1)?, installed_at: r.get(2)? })
+                })
                 .map_err(db("reading components"))?;
             rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db("reading components"))
         })
@@ -599,9 +620,8 @@ impl Store for SqliteStore {
             }
             sql.push_str(&format!(" ORDER BY name LIMIT {}", f.limit.max(1)));
             let mut stmt = c.prepare(&sql).map_err(db("listing objects"))?;
-            let rows = stmt
-                .query_map(rusqlite::params_from_iter(args.iter()), object_row)
-                .map_err(db("listing objects"))?;
+            let rows =
+                stmt.query_map(rusqlite::params_from_iter(args.iter()), object_row).map_err(db("listing objects"))?;
             rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db("listing objects"))
         })
     }

@@ -13,11 +13,7 @@ use std::str::FromStr;
 #[non_exhaustive]
 pub enum Error {
     #[error("unknown {what} {given:?}; expected one of: {expected}")]
-    Unknown {
-        what: &'static str,
-        given: String,
-        expected: &'static str,
-    },
+    Unknown { what: &'static str, given: String, expected: &'static str },
     #[error("invalid key name {name:?}: {reason}")]
     InvalidName { name: String, reason: &'static str },
 }
@@ -195,15 +191,14 @@ impl KeyState {
     /// Whether KMIP allows moving from `self` to `to`.
     pub fn can_become(self, to: KeyState) -> bool {
         use KeyState::*;
-        match (self, to) {
-            (PreActive, Active) => true,
-            (Active, Deactivated) => true,
-            (PreActive | Active | Deactivated, Compromised) => true,
-            (PreActive | Deactivated, Destroyed) => true,
-            (Compromised, DestroyedCompromised) => true,
-            (Destroyed, DestroyedCompromised) => true,
-            _ => false,
-        }
+        matches!(
+            (self, to),
+            (PreActive, Active)
+                | (Active, Deactivated)
+                | (PreActive | Active | Deactivated, Compromised)
+                | (PreActive | Deactivated, Destroyed)
+                | (Compromised | Destroyed, DestroyedCompromised)
+        )
     }
 
     pub fn allows(self, usage: Usage) -> bool {
@@ -247,20 +242,14 @@ pub struct KeyName(String);
 
 impl KeyName {
     pub fn parse(name: &str) -> Result<Self, Error> {
-        let invalid = |reason| Error::InvalidName {
-            name: name.chars().take(140).collect(),
-            reason,
-        };
+        let invalid = |reason| Error::InvalidName { name: name.chars().take(140).collect(), reason };
         if name.is_empty() || name.len() > 128 {
             return Err(invalid("a key name has 1 to 128 characters"));
         }
         if !name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric()) {
             return Err(invalid("a key name starts with a letter or digit"));
         }
-        if !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':'))
-        {
+        if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':')) {
             return Err(invalid("a key name may contain only letters, digits and . _ - :"));
         }
         Ok(KeyName(name.to_owned()))

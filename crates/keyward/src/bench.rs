@@ -103,7 +103,12 @@ pub async fn run(global: &Global, args: BenchArgs) -> anyhow::Result<()> {
         })
         .collect();
     let whole = json!({"results": rows});
-    crate::output::print_rows(global.format, &whole, &rows, &["workload", "concurrency", "ops", "errors", "ops_per_sec", "p50_ms", "p99_ms"]);
+    crate::output::print_rows(
+        global.format,
+        &whole,
+        &rows,
+        &["workload", "concurrency", "ops", "errors", "ops_per_sec", "p50_ms", "p99_ms"],
+    );
     if global.format == Format::Table {
         println!("(keys created by this run are named bench-{run_id}-*)");
     }

@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
-#[command(name = "keyward", version, about = "Keyward: a key management server with backup, recovery and upgrades built in")]
+#[command(
+    name = "keyward",
+    version,
+    about = "Keyward: a key management server with backup, recovery and upgrades built in"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -193,17 +197,31 @@ pub enum KeyCmd {
         after: Option<String>,
     },
     /// Show a key's metadata and versions.
-    Show { name: String },
+    Show {
+        name: String,
+    },
     /// Add a new version; older versions keep decrypting and verifying.
-    Rotate { name: String },
-    Disable { name: String },
-    Enable { name: String },
+    Rotate {
+        name: String,
+    },
+    Disable {
+        name: String,
+    },
+    Enable {
+        name: String,
+    },
     /// Pre-active to active.
-    Activate { name: String },
+    Activate {
+        name: String,
+    },
     /// Active to deactivated: decrypt and verify only.
-    Deactivate { name: String },
+    Deactivate {
+        name: String,
+    },
     /// Mark compromised: decrypt and verify only.
-    Compromise { name: String },
+    Compromise {
+        name: String,
+    },
     /// Erase the material; a tombstone with the metadata stays.
     Destroy {
         name: String,
@@ -238,7 +256,9 @@ pub enum KeyCmd {
         signature: String,
     },
     /// HMAC of stdin.
-    Hmac { name: String },
+    Hmac {
+        name: String,
+    },
     /// Verify an HMAC of stdin: exit 0 when valid, 1 when not.
     HmacVerify {
         name: String,
@@ -275,7 +295,9 @@ pub enum KeyCmd {
         exportable: bool,
     },
     /// Print a key pair's public key (PEM).
-    Public { name: String },
+    Public {
+        name: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -294,7 +316,9 @@ pub enum TokenCmd {
         ttl: Option<u64>,
     },
     List,
-    Revoke { id: String },
+    Revoke {
+        id: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -102,7 +102,9 @@ fn unseal_bodies(args: &SecretArgs) -> anyhow::Result<Vec<Value>> {
         shares.extend(local::read_shares_dir(d)?);
     }
     if shares.is_empty() {
-        eprintln!("error: give the secret: --passphrase-file F, --key-file F, --share-file F (repeatable) or --shares-dir S");
+        eprintln!(
+            "error: give the secret: --passphrase-file F, --key-file F, --share-file F (repeatable) or --shares-dir S"
+        );
         return Err(crate::Exit(2).into());
     }
     Ok(shares.iter().map(|s| json!({"share": text(s)})).collect())
@@ -127,7 +129,9 @@ async fn rekey(global: &Global, c: &Client, args: RekeyArgs) -> anyhow::Result<(
     } else if let (Some(n), Some(t)) = (args.new_shares, args.new_threshold) {
         json!({"kind": "shares", "shares": n, "threshold": t})
     } else {
-        eprintln!("error: choose the new secret: --new-passphrase-file F, --new-key-file F, or --new-shares N --new-threshold M --new-shares-dir S");
+        eprintln!(
+            "error: choose the new secret: --new-passphrase-file F, --new-key-file F, or --new-shares N --new-threshold M --new-shares-dir S"
+        );
         return Err(crate::Exit(2).into());
     };
     local::check_secret_destination(args.new_key_file.as_deref(), args.new_shares_dir.as_deref())?;
@@ -165,7 +169,12 @@ pub async fn key(global: &Global, cmd: KeyCmd) -> anyhow::Result<()> {
     let path = Client::key_path;
     match cmd {
         KeyCmd::Create { key_type, name, exportable, pre_active } => {
-            let v = c.post("/v1/keys", &json!({"name": name, "type": key_type, "exportable": exportable, "pre_active": pre_active})).await?;
+            let v = c
+                .post(
+                    "/v1/keys",
+                    &json!({"name": name, "type": key_type, "exportable": exportable, "pre_active": pre_active}),
+                )
+                .await?;
             print_object(f, &v);
         }
         KeyCmd::List { prefix, key_type, state, limit, after } => {
@@ -196,14 +205,18 @@ pub async fn key(global: &Global, cmd: KeyCmd) -> anyhow::Result<()> {
         KeyCmd::Rotate { name } => print_object(f, &c.post(&path(&name, "/rotate"), &json!({})).await?),
         KeyCmd::Disable { name } => print_object(f, &c.post(&path(&name, "/disable"), &json!({})).await?),
         KeyCmd::Enable { name } => print_object(f, &c.post(&path(&name, "/enable"), &json!({})).await?),
-        KeyCmd::Activate { name } => print_object(f, &c.post(&path(&name, "/state"), &json!({"state": "active"})).await?),
+        KeyCmd::Activate { name } => {
+            print_object(f, &c.post(&path(&name, "/state"), &json!({"state": "active"})).await?)
+        }
         KeyCmd::Deactivate { name } => {
             print_object(f, &c.post(&path(&name, "/state"), &json!({"state": "deactivated"})).await?)
         }
         KeyCmd::Compromise { name } => {
             print_object(f, &c.post(&path(&name, "/state"), &json!({"state": "compromised"})).await?)
         }
-        KeyCmd::Destroy { name, force } => print_object(f, &c.post(&path(&name, "/destroy"), &json!({"force": force})).await?),
+        KeyCmd::Destroy { name, force } => {
+            print_object(f, &c.post(&path(&name, "/destroy"), &json!({"force": force})).await?)
+        }
         KeyCmd::Encrypt { name, aad } => {
             let pt = stdin_bytes()?;
             let mut body = json!({"plaintext": B64.encode(&pt)});
@@ -222,7 +235,9 @@ pub async fn key(global: &Global, cmd: KeyCmd) -> anyhow::Result<()> {
             if f == Format::Json {
                 print_json(&v);
             } else {
-                let pt = B64.decode(v["plaintext"].as_str().unwrap_or_default()).context("the server sent malformed plaintext")?;
+                let pt = B64
+                    .decode(v["plaintext"].as_str().unwrap_or_default())
+                    .context("the server sent malformed plaintext")?;
                 std::io::stdout().write_all(&pt).context("cannot write standard output")?;
             }
         }
@@ -233,7 +248,8 @@ pub async fn key(global: &Global, cmd: KeyCmd) -> anyhow::Result<()> {
         }
         KeyCmd::Verify { name, signature } => {
             let msg = stdin_bytes()?;
-            let v = c.post(&path(&name, "/verify"), &json!({"message": B64.encode(&msg), "signature": signature})).await?;
+            let v =
+                c.post(&path(&name, "/verify"), &json!({"message": B64.encode(&msg), "signature": signature})).await?;
             return report_valid(f, &v);
         }
         KeyCmd::Hmac { name } => {
@@ -258,7 +274,8 @@ pub async fn key(global: &Global, cmd: KeyCmd) -> anyhow::Result<()> {
             if wrapping_key.is_none() && !plaintext {
                 bail!("choose --wrapping-key KEY (wrapped with AES key wrap) or --plaintext (administrators only)");
             }
-            let v = c.post(&path(&name, "/export"), &json!({"wrapping_key": wrapping_key, "plaintext": plaintext})).await?;
+            let v =
+                c.post(&path(&name, "/export"), &json!({"wrapping_key": wrapping_key, "plaintext": plaintext})).await?;
             if f == Format::Json {
                 print_json(&v);
             } else {
@@ -268,9 +285,12 @@ pub async fn key(global: &Global, cmd: KeyCmd) -> anyhow::Result<()> {
         KeyCmd::Import { name, key_type, material_file, wrapped_file, wrapping_key, exportable } => {
             let mut body = json!({"name": name, "type": key_type, "exportable": exportable});
             match (material_file, wrapped_file) {
-                (Some(m), None) => body["material"] = json!(B64.encode(local::read_secret_file(&m, "material file")?.expose())),
+                (Some(m), None) => {
+                    body["material"] = json!(B64.encode(local::read_secret_file(&m, "material file")?.expose()))
+                }
                 (None, Some(w)) => {
-                    body["wrapped"] = json!(B64.encode(std::fs::read(&w).with_context(|| format!("cannot read {}", w.display()))?));
+                    body["wrapped"] =
+                        json!(B64.encode(std::fs::read(&w).with_context(|| format!("cannot read {}", w.display()))?));
                     body["wrapping_key"] = json!(wrapping_key);
                 }
                 _ => bail!("give --material-file F, or --wrapped-file F with --wrapping-key K"),
@@ -301,7 +321,13 @@ fn report_valid(f: Format, v: &Value) -> anyhow::Result<()> {
 
 fn urlencode(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':') { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -310,7 +336,9 @@ pub async fn token(global: &Global, cmd: TokenCmd) -> anyhow::Result<()> {
     let f = global.format;
     match cmd {
         TokenCmd::Create { role, prefixes, name, ttl } => {
-            let v = c.post("/v1/tokens", &json!({"role": role, "prefixes": prefixes, "name": name, "ttl_seconds": ttl})).await?;
+            let v = c
+                .post("/v1/tokens", &json!({"role": role, "prefixes": prefixes, "name": name, "ttl_seconds": ttl}))
+                .await?;
             if f == Format::Json {
                 print_json(&v);
             } else {
@@ -342,7 +370,9 @@ pub fn report_audit(format: Format, v: &Value) -> anyhow::Result<()> {
     } else {
         println!(
             "audit log BROKEN at record {}: {} ({} records before it verified)",
-            v["first_broken"], v["problem"].as_str().unwrap_or("?"), v["records"]
+            v["first_broken"],
+            v["problem"].as_str().unwrap_or("?"),
+            v["records"]
         );
     }
     if intact { Ok(()) } else { Err(crate::Exit(1).into()) }

@@ -16,7 +16,8 @@ use crate::cli::{Format, Global, InitArgs};
 
 /// Reads a passphrase file; one trailing newline (as editors and `echo` add) is not part of it.
 pub fn read_passphrase(path: &Path) -> anyhow::Result<Secret> {
-    let mut bytes = std::fs::read(path).with_context(|| format!("cannot read the passphrase file {}", path.display()))?;
+    let mut bytes =
+        std::fs::read(path).with_context(|| format!("cannot read the passphrase file {}", path.display()))?;
     while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
         bytes.pop();
     }
@@ -53,7 +54,8 @@ pub fn write_secret_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut f = options.open(path).with_context(|| format!("cannot create {} (it must not exist yet)", path.display()))?;
+    let mut f =
+        options.open(path).with_context(|| format!("cannot create {} (it must not exist yet)", path.display()))?;
     f.write_all(bytes).and_then(|_| f.sync_all()).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
@@ -63,7 +65,10 @@ pub fn write_secret_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 pub fn check_secret_destination(key_file: Option<&Path>, shares_dir: Option<&Path>) -> anyhow::Result<()> {
     if let Some(p) = key_file {
         if p.exists() {
-            bail!("the key file {} already exists: choose a new path (an existing key file is never overwritten)", p.display());
+            bail!(
+                "the key file {} already exists: choose a new path (an existing key file is never overwritten)",
+                p.display()
+            );
         }
         let parent = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         if !parent.is_dir() {
@@ -164,7 +169,9 @@ pub fn init(global: &Global, args: InitArgs) -> anyhow::Result<()> {
     } else if let (Some(shares), Some(threshold)) = (args.shares, args.threshold) {
         NewSecret::Shares { threshold, shares }
     } else {
-        eprintln!("error: choose the startup secret: --passphrase-file F, --key-file F, or --shares N --threshold M --shares-dir S");
+        eprintln!(
+            "error: choose the startup secret: --passphrase-file F, --key-file F, or --shares N --threshold M --shares-dir S"
+        );
         return Err(crate::Exit(2).into());
     };
     let kind = match &secret {
@@ -195,19 +202,35 @@ pub fn init(global: &Global, args: InitArgs) -> anyhow::Result<()> {
             "data_dir": args.data_dir,
         }));
     } else {
-        println!("Initialised node {} ({}) of {}/{} in {}", id.server_name, id.server_id, id.organization, id.site, args.data_dir.display());
+        println!(
+            "Initialised node {} ({}) of {}/{} in {}",
+            id.server_name,
+            id.server_id,
+            id.organization,
+            id.site,
+            args.data_dir.display()
+        );
         match kind {
-            "key-file" => println!("Startup key file: {} (mode 0600; keep a copy offline: it is the only way to unseal)", paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")),
+            "key-file" => println!(
+                "Startup key file: {} (mode 0600; keep a copy offline: it is the only way to unseal)",
+                paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            ),
             "shares" => {
                 println!("Shares written (give each to a different custodian, then delete them here):");
                 for p in &paths {
                     println!("  {}", p.display());
                 }
             }
-            _ => println!("Sealed with the passphrase from {}", args.passphrase_file.as_deref().unwrap_or(Path::new("?")).display()),
+            _ => println!(
+                "Sealed with the passphrase from {}",
+                args.passphrase_file.as_deref().unwrap_or(Path::new("?")).display()
+            ),
         }
         println!("Root token (shown once; store it safely): {token}");
-        println!("Start it: keyward server --config keyward.toml   (or --dev --data-dir {} for a local test)", args.data_dir.display());
+        println!(
+            "Start it: keyward server --config keyward.toml   (or --dev --data-dir {} for a local test)",
+            args.data_dir.display()
+        );
     }
     Ok(())
 }

@@ -22,9 +22,17 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         let config = keyward_server::FileConfig::load(path)?;
         let tls = config.tls.clone();
         if tls.is_none() {
-            bail!("{} has no [tls] section: a production server serves HTTPS only (use --dev for a local plain-HTTP server)", path.display());
+            bail!(
+                "{} has no [tls] section: a production server serves HTTPS only (use --dev for a local plain-HTTP server)",
+                path.display()
+            );
         }
-        (args.data_dir.clone().unwrap_or(config.data_dir), args.listen.unwrap_or(config.listen), tls, config.client_cert)
+        (
+            args.data_dir.clone().unwrap_or(config.data_dir),
+            args.listen.unwrap_or(config.listen),
+            tls,
+            config.client_cert,
+        )
     } else if args.dev {
         let listen: SocketAddr = match args.listen {
             Some(l) => l,
@@ -32,7 +40,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         };
         (args.data_dir.clone().unwrap_or_else(|| PathBuf::from("keyward-data")), listen, None, Vec::new())
     } else {
-        eprintln!("error: choose --dev (plain HTTP on loopback, for trying Keyward) or --config keyward.toml (production, TLS)");
+        eprintln!(
+            "error: choose --dev (plain HTTP on loopback, for trying Keyward) or --config keyward.toml (production, TLS)"
+        );
         return Err(crate::Exit(2).into());
     };
     if tls.is_none() && !listen.ip().is_loopback() {
@@ -43,7 +53,11 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let mut dev_secret = None;
     if !dir.is_initialized() {
         if !args.dev {
-            bail!("{} holds no initialised node: run keyward init --data-dir {} first", data_dir.display(), data_dir.display());
+            bail!(
+                "{} holds no initialised node: run keyward init --data-dir {} first",
+                data_dir.display(),
+                data_dir.display()
+            );
         }
         let passphrase = keyward_crypto::random_secret(24)
             .map(|s| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s.expose()))?;
@@ -58,7 +72,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         println!("Keyward dev server: initialised a new node in {}", data_dir.display());
         println!("  Root token:        {token}");
         println!("  Unseal passphrase: {passphrase}");
-        println!("Both are shown only this once. Next time, start with --unseal-passphrase-file or run keyward operator unseal.");
+        println!(
+            "Both are shown only this once. Next time, start with --unseal-passphrase-file or run keyward operator unseal."
+        );
         dev_secret = Some(passphrase);
     }
 
@@ -82,7 +98,11 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let opts = keyward_server::ServerOptions { listen, tls, client_certs };
     let bound = keyward_server::bind(service.clone(), opts).await?;
     let addr = bound.local_addr().context("the listener has no address")?;
-    println!("keyward: listening on {}://{addr} ({})", bound.scheme(), if service.is_sealed() { "sealed" } else { "unsealed" });
+    println!(
+        "keyward: listening on {}://{addr} ({})",
+        bound.scheme(),
+        if service.is_sealed() { "sealed" } else { "unsealed" }
+    );
     let _ = std::io::stdout().flush();
     tracing::info!(%addr, sealed = service.is_sealed(), "serving");
     bound.serve(shutdown_signal()).await?;

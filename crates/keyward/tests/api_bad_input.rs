@@ -1,3 +1,6 @@
+// Tests fail loudly by design: an unwrap here is an assertion.
+#![allow(clippy::unwrap_used)]
+
 //! Bad input over the REST API: every one gets a 4xx that names the problem, changes nothing,
 //! and the server keeps serving.
 
@@ -41,7 +44,10 @@ fn bad_requests_are_named_and_harmless() {
     }
 
     // A ciphertext with one bit flipped anywhere in its payload is refused.
-    let (_, v) = post("/v1/keys/aes/encrypt", &json!({"plaintext": B64.encode(b"attack at dawn"), "aad": B64.encode(b"ctx")}).to_string());
+    let (_, v) = post(
+        "/v1/keys/aes/encrypt",
+        &json!({"plaintext": B64.encode(b"attack at dawn"), "aad": B64.encode(b"ctx")}).to_string(),
+    );
     let ct = v["ciphertext"].as_str().unwrap().to_owned();
     let (head, payload) = ct.rsplit_once(':').unwrap();
     let raw = B64.decode(payload).unwrap();
@@ -49,7 +55,8 @@ fn bad_requests_are_named_and_harmless() {
         let mut bad = raw.clone();
         bad[i] ^= 0x01;
         let tampered = format!("{head}:{}", B64.encode(&bad));
-        let (s, v) = post("/v1/keys/aes/decrypt", &json!({"ciphertext": tampered, "aad": B64.encode(b"ctx")}).to_string());
+        let (s, v) =
+            post("/v1/keys/aes/decrypt", &json!({"ciphertext": tampered, "aad": B64.encode(b"ctx")}).to_string());
         assert_eq!((s, v["error"]["code"].as_str()), (400, Some("decrypt_failed")), "bit flip at {i}");
     }
     let (s, v) = post("/v1/keys/aes/decrypt", &json!({"ciphertext": ct, "aad": B64.encode(b"other")}).to_string());
@@ -83,7 +90,10 @@ fn tokens_and_roles() {
     let root = node.token.as_str();
     let url = |p: &str| format!("{}{p}", server.addr);
     for name in ["orders.db", "payroll.db"] {
-        assert_eq!(http("POST", &url("/v1/keys"), Some(root), Some(&json!({"name": name, "type": "aes-256"}).to_string())).0, 201);
+        assert_eq!(
+            http("POST", &url("/v1/keys"), Some(root), Some(&json!({"name": name, "type": "aes-256"}).to_string())).0,
+            201
+        );
     }
     let token = |body: Value| -> String {
         let (s, v) = http("POST", &url("/v1/tokens"), Some(root), Some(&body.to_string()));
@@ -114,7 +124,10 @@ fn tokens_and_roles() {
 
     // Revoked tokens stop working at once; tokens are listed without their secret.
     let (_, list) = http("GET", &url("/v1/tokens"), Some(root), None);
-    let app_id = list["tokens"].as_array().unwrap().iter().find(|t| t["name"] == "orders-service").unwrap()["id"].as_str().unwrap().to_owned();
+    let app_id = list["tokens"].as_array().unwrap().iter().find(|t| t["name"] == "orders-service").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(!list.to_string().contains(&app));
     assert_eq!(http("DELETE", &url(&format!("/v1/tokens/{app_id}")), Some(root), None).0, 200);
     assert_eq!(http("POST", &url("/v1/keys/orders.db/encrypt"), Some(&app), Some(&enc)).0, 401);

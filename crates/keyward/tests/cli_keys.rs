@@ -1,3 +1,6 @@
+// Tests fail loudly by design: an unwrap here is an assertion.
+#![allow(clippy::unwrap_used)]
+
 //! Keys through the CLI, as the README shows them: create every type, use it, rotate, move it
 //! through its lifecycle, destroy it.
 
@@ -15,7 +18,8 @@ fn every_key_type_does_its_operations() {
     let node = Node::init_passphrase();
     let server = node.start_unsealed();
     let t = node.token.as_str();
-    for ty in ["aes-128", "aes-256", "rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "ed25519", "hmac-sha256"] {
+    for ty in ["aes-128", "aes-256", "rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "ed25519", "hmac-sha256"]
+    {
         let name = format!("k-{ty}");
         let created = json(server.cli(t, &["key", "create", "--type", ty, "--name", &name, "--format", "json"], None));
         assert_eq!(created["type"], ty);
@@ -36,18 +40,26 @@ fn every_key_type_does_its_operations() {
             let pem = stdout(&ok(server.cli(t, &["key", "public", &name], None)));
             let pem_path = node.path(&format!("{name}.pem"));
             std::fs::write(&pem_path, pem).unwrap();
-            let o = std::process::Command::new("openssl").args(["pkey", "-pubin", "-noout", "-in"]).arg(&pem_path).output().unwrap();
+            let o = std::process::Command::new("openssl")
+                .args(["pkey", "-pubin", "-noout", "-in"])
+                .arg(&pem_path)
+                .output()
+                .unwrap();
             assert!(o.status.success(), "openssl rejects the {ty} public key: {}", String::from_utf8_lossy(&o.stderr));
         }
         if ty.starts_with("rsa") {
-            let sig = stdout(&ok(server.cli(t, &["key", "sign", &name, "--algorithm", "rsa-pkcs1-sha256"], Some(&msg))));
+            let sig =
+                stdout(&ok(server.cli(t, &["key", "sign", &name, "--algorithm", "rsa-pkcs1-sha256"], Some(&msg))));
             assert!(sig.contains(":rsa-pkcs1-sha256:"));
             ok(server.cli(t, &["key", "verify", &name, "--signature", sig.trim()], Some(&msg)));
         }
         if ty == "hmac-sha256" {
             let mac = stdout(&ok(server.cli(t, &["key", "hmac", &name], Some(&msg))));
             ok(server.cli(t, &["key", "hmac-verify", &name, "--hmac", mac.trim()], Some(&msg)));
-            assert_eq!(server.cli(t, &["key", "hmac-verify", &name, "--hmac", mac.trim()], Some(b"x")).status.code(), Some(1));
+            assert_eq!(
+                server.cli(t, &["key", "hmac-verify", &name, "--hmac", mac.trim()], Some(b"x")).status.code(),
+                Some(1)
+            );
         }
     }
     let list = json(server.cli(t, &["key", "list", "--format", "json", "--prefix", "k-rsa"], None));
@@ -89,8 +101,14 @@ fn rotation_lifecycle_and_destroy() {
     ok(server.cli(t, &["key", "rotate", "signer"], None));
     let ct2 = stdout(&ok(server.cli(t, &["key", "encrypt", "orders", "--aad", "row-7"], Some(b"v2 secret"))));
     assert!(ct2.contains(":2:"), "new ciphertexts use version 2: {ct2}");
-    assert_eq!(ok(server.cli(t, &["key", "decrypt", "orders", "--aad", "row-7"], Some(ct1.as_bytes()))).stdout, b"v1 secret");
-    assert_eq!(ok(server.cli(t, &["key", "decrypt", "orders", "--aad", "row-7"], Some(ct2.as_bytes()))).stdout, b"v2 secret");
+    assert_eq!(
+        ok(server.cli(t, &["key", "decrypt", "orders", "--aad", "row-7"], Some(ct1.as_bytes()))).stdout,
+        b"v1 secret"
+    );
+    assert_eq!(
+        ok(server.cli(t, &["key", "decrypt", "orders", "--aad", "row-7"], Some(ct2.as_bytes()))).stdout,
+        b"v2 secret"
+    );
     let wrong_aad = server.cli(t, &["key", "decrypt", "orders", "--aad", "row-8"], Some(ct1.as_bytes()));
     assert_eq!(wrong_aad.status.code(), Some(1));
     assert!(stderr(&wrong_aad).contains("associated data"), "{}", stderr(&wrong_aad));
@@ -110,7 +128,10 @@ fn rotation_lifecycle_and_destroy() {
     ok(server.cli(t, &["key", "deactivate", "orders"], None));
     let no_new = server.cli(t, &["key", "encrypt", "orders"], Some(b"x"));
     assert!(stderr(&no_new).contains("deactivated"), "{}", stderr(&no_new));
-    assert_eq!(ok(server.cli(t, &["key", "decrypt", "orders", "--aad", "row-7"], Some(ct1.as_bytes()))).stdout, b"v1 secret");
+    assert_eq!(
+        ok(server.cli(t, &["key", "decrypt", "orders", "--aad", "row-7"], Some(ct1.as_bytes()))).stdout,
+        b"v1 secret"
+    );
 
     let destroyed = json(server.cli(t, &["key", "destroy", "orders", "--format", "json"], None));
     assert_eq!(destroyed["state"], "destroyed");
@@ -147,13 +168,29 @@ fn datakeys_export_and_import() {
     assert!(stderr(&refused).contains("not created exportable"), "{}", stderr(&refused));
 
     // Wrapped export, then import under a new name: signatures of one verify with the other.
-    let exported = json(server.cli(t, &["key", "export", "portable", "--wrapping-key", "kek", "--format", "json"], None));
+    let exported =
+        json(server.cli(t, &["key", "export", "portable", "--wrapping-key", "kek", "--format", "json"], None));
     assert_eq!(exported["wrapping_algorithm"], "aes-kwp");
     let wrapped = base64::engine::general_purpose::STANDARD.decode(exported["wrapped"].as_str().unwrap()).unwrap();
     let wrapped_path = node.path("portable.wrapped");
     std::fs::write(&wrapped_path, wrapped).unwrap();
     let w = wrapped_path.display().to_string();
-    ok(server.cli(t, &["key", "import", "--name", "portable-copy", "--type", "ec-p256", "--wrapped-file", &w, "--wrapping-key", "kek"], None));
+    ok(server.cli(
+        t,
+        &[
+            "key",
+            "import",
+            "--name",
+            "portable-copy",
+            "--type",
+            "ec-p256",
+            "--wrapped-file",
+            &w,
+            "--wrapping-key",
+            "kek",
+        ],
+        None,
+    ));
     let pub1 = stdout(&ok(server.cli(t, &["key", "public", "portable"], None)));
     let pub2 = stdout(&ok(server.cli(t, &["key", "public", "portable-copy"], None)));
     assert_eq!(pub1, pub2, "the imported key is the same key");
@@ -164,7 +201,11 @@ fn datakeys_export_and_import() {
     let der = base64::engine::general_purpose::STANDARD.decode(plain["material"].as_str().unwrap()).unwrap();
     let der_path = node.path("portable.p8");
     std::fs::write(&der_path, &der).unwrap();
-    let o = std::process::Command::new("openssl").args(["pkey", "-inform", "DER", "-noout", "-in"]).arg(&der_path).output().unwrap();
+    let o = std::process::Command::new("openssl")
+        .args(["pkey", "-inform", "DER", "-noout", "-in"])
+        .arg(&der_path)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
     // Importing garbage is refused and names the problem.

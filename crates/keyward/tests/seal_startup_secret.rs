@@ -1,3 +1,6 @@
+// Tests fail loudly by design: an unwrap here is an assertion.
+#![allow(clippy::unwrap_used)]
+
 //! The startup secret: every kind unseals, wrong secrets are refused and change nothing,
 //! repeated failures are slowed, and rekey changes the secret without touching the keys.
 
@@ -17,7 +20,8 @@ fn sealed_server_refuses_work_and_wrong_passphrase_changes_nothing() {
     assert_eq!(health["sealed"], true);
     assert_eq!(health["organization"], "acme");
 
-    let (code, body) = http("POST", &format!("{}/v1/keys", server.addr), Some(t), Some(r#"{"name":"a","type":"aes-256"}"#));
+    let (code, body) =
+        http("POST", &format!("{}/v1/keys", server.addr), Some(t), Some(r#"{"name":"a","type":"aes-256"}"#));
     assert_eq!(code, 503);
     assert_eq!(body["error"]["code"], "sealed");
 
@@ -35,7 +39,8 @@ fn sealed_server_refuses_work_and_wrong_passphrase_changes_nothing() {
     assert_eq!(stdout(&o).trim(), "unsealed");
     ok(server.cli(t, &["key", "create", "--type", "aes-256", "--name", "a"], None));
     ok(server.cli(t, &["operator", "seal"], None));
-    let (code, _) = http("POST", &format!("{}/v1/keys/a/encrypt", server.addr), Some(t), Some(r#"{"plaintext":"aGk="}"#));
+    let (code, _) =
+        http("POST", &format!("{}/v1/keys/a/encrypt", server.addr), Some(t), Some(r#"{"plaintext":"aGk="}"#));
     assert_eq!(code, 503);
 }
 
@@ -79,7 +84,11 @@ fn key_file_startup_disk() {
     let server = Server::start(&node.data, &["--unseal-key-file", &key.display().to_string()]).expect("start");
     ok(server.cli(&node.token, &["key", "create", "--type", "aes-128", "--name", "k"], None));
     // init never overwrites an existing key file.
-    let again = run(&["init", "--data-dir", &node.path("other").display().to_string(), "--key-file", &key.display().to_string()], &[], None);
+    let again = run(
+        &["init", "--data-dir", &node.path("other").display().to_string(), "--key-file", &key.display().to_string()],
+        &[],
+        None,
+    );
     assert_eq!(again.status.code(), Some(1));
     assert!(stderr(&again).contains("already exists"), "{}", stderr(&again));
     assert!(!node.path("other").join("keyward.db").exists(), "a refused init leaves no node behind");
@@ -88,10 +97,24 @@ fn key_file_startup_disk() {
 #[test]
 fn shamir_shares_with_progress_and_foreign_shares() {
     let node = Node::init(|dir| {
-        vec!["--shares".into(), "5".into(), "--threshold".into(), "3".into(), "--shares-dir".into(), dir.join("shares").display().to_string()]
+        vec![
+            "--shares".into(),
+            "5".into(),
+            "--threshold".into(),
+            "3".into(),
+            "--shares-dir".into(),
+            dir.join("shares").display().to_string(),
+        ]
     });
     let other = Node::init(|dir| {
-        vec!["--shares".into(), "2".into(), "--threshold".into(), "2".into(), "--shares-dir".into(), dir.join("shares").display().to_string()]
+        vec![
+            "--shares".into(),
+            "2".into(),
+            "--threshold".into(),
+            "2".into(),
+            "--shares-dir".into(),
+            dir.join("shares").display().to_string(),
+        ]
     });
     let share = |n: &Node, i: u32| n.path("shares").join(format!("share-{i}.txt")).display().to_string();
     let server = Server::start(&node.data, &[]).expect("start sealed");
@@ -136,7 +159,24 @@ fn rekey_changes_the_secret_and_keeps_the_keys() {
     // passphrase -> shares
     let p = node.passphrase_file().display().to_string();
     let shares = node.path("new-shares").display().to_string();
-    let o = ok(server.cli(t, &["operator", "rekey", "--passphrase-file", &p, "--new-shares", "3", "--new-threshold", "2", "--new-shares-dir", &shares, "--format", "json"], None));
+    let o = ok(server.cli(
+        t,
+        &[
+            "operator",
+            "rekey",
+            "--passphrase-file",
+            &p,
+            "--new-shares",
+            "3",
+            "--new-threshold",
+            "2",
+            "--new-shares-dir",
+            &shares,
+            "--format",
+            "json",
+        ],
+        None,
+    ));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["secret_files"].as_array().unwrap().len(), 3);
     // shares -> key file, proving the shares with a threshold of them

@@ -1,3 +1,6 @@
+// Tests fail loudly by design: an unwrap here is an assertion.
+#![allow(clippy::unwrap_used)]
+
 //! HTTPS with rustls, client-certificate callers, and the refusal of plain HTTP off loopback.
 //! Certificates are made at test time with the real `openssl` command.
 
@@ -9,7 +12,11 @@ use std::process::Command;
 use common::*;
 
 fn openssl(dir: &Path, args: &[&str]) {
-    let o = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl is installed (scripts/test installs it)");
+    let o = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl is installed (scripts/test installs it)");
     assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
 }
 
@@ -34,9 +41,29 @@ fn make_pki(dir: &Path) {
         let extfile = format!("{name}.ext");
         std::fs::write(dir.join(&extfile), ext).unwrap();
         let pem = format!("{name}.pem");
-        openssl(dir, &["x509", "-req", "-in", &csr, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", &pem, "-days", "2", "-extfile", &extfile]);
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &pem,
+                "-days",
+                "2",
+                "-extfile",
+                &extfile,
+            ],
+        );
     }
-    let identity = [std::fs::read(dir.join("client.pem")).unwrap(), std::fs::read(dir.join("client.key")).unwrap()].concat();
+    let identity =
+        [std::fs::read(dir.join("client.pem")).unwrap(), std::fs::read(dir.join("client.key")).unwrap()].concat();
     std::fs::write(dir.join("client-identity.pem"), identity).unwrap();
 }
 
@@ -65,7 +92,8 @@ prefixes = ["orders."]
     .unwrap();
     let config = dir.join("keyward.toml").display().to_string();
     let pass = node.passphrase_file().display().to_string();
-    let server = Server::spawn(&["server", "--config", &config, "--unseal-passphrase-file", &pass], &node.data).expect("TLS server starts");
+    let server = Server::spawn(&["server", "--config", &config, "--unseal-passphrase-file", &pass], &node.data)
+        .expect("TLS server starts");
     assert!(server.addr.starts_with("https://127.0.0.1:"), "{}", server.addr);
     let ca = dir.join("ca.pem").display().to_string();
     let t = node.token.as_str();
@@ -95,7 +123,10 @@ prefixes = ["orders."]
     let identity = dir.join("client-identity.pem").display().to_string();
     let with_cert = env(&[("KEYWARD_CLIENT_CERT", identity)]);
     let ct = stdout(&ok(call(with_cert.clone(), &["key", "encrypt", "orders.db"], Some(b"by certificate"))));
-    assert_eq!(ok(call(with_cert.clone(), &["key", "decrypt", "orders.db"], Some(ct.as_bytes()))).stdout, b"by certificate");
+    assert_eq!(
+        ok(call(with_cert.clone(), &["key", "decrypt", "orders.db"], Some(ct.as_bytes()))).stdout,
+        b"by certificate"
+    );
     let o = call(with_cert.clone(), &["key", "encrypt", "payroll.db"], Some(b"x"));
     assert!(stderr(&o).contains("permission denied"), "{}", stderr(&o));
     // No certificate and no token: 401.
@@ -149,7 +180,11 @@ fn dev_mode_initialises_an_empty_directory_once() {
         }
     }
     assert!(token.starts_with("kw.") && passphrase.len() >= 24, "{token} {passphrase}");
-    ok(run(&["key", "create", "--type", "aes-256", "--name", "first"], &[("KEYWARD_ADDR", &addr), ("KEYWARD_TOKEN", &token)], None));
+    ok(run(
+        &["key", "create", "--type", "aes-256", "--name", "first"],
+        &[("KEYWARD_ADDR", &addr), ("KEYWARD_TOKEN", &token)],
+        None,
+    ));
     let _ = child.kill();
     let _ = child.wait();
     // The second start does not initialise again: it starts sealed and the printed passphrase opens it.

@@ -1,3 +1,6 @@
+// Tests fail loudly by design: an unwrap here is an assertion.
+#![allow(clippy::unwrap_used)]
+
 //! Faults at rest: kill -9 in a burst of writes, a second server on the same directory, key
 //! material searched for on disk, and a tampered audit log.
 
@@ -104,7 +107,8 @@ fn key_material_never_reaches_the_disk_in_clear() {
         B64.decode(v["material"].as_str().unwrap()).unwrap()
     };
     let mut secrets = Vec::new();
-    for (i, ty) in ["aes-256", "aes-128", "hmac-sha256", "ec-p256", "ec-p384", "rsa-2048", "ed25519"].iter().enumerate() {
+    for (i, ty) in ["aes-256", "aes-128", "hmac-sha256", "ec-p256", "ec-p384", "rsa-2048", "ed25519"].iter().enumerate()
+    {
         let name = format!("secret-{i}");
         let twin = format!("twin-{i}");
         ok(server.cli(t, &["key", "create", "--type", ty, "--name", &name, "--exportable"], None));
@@ -118,7 +122,7 @@ fn key_material_never_reaches_the_disk_in_clear() {
             B64.decode(v["public_key_der"].as_str().unwrap()).unwrap()
         };
         let windows = secret_windows(&export(&name), &public, &export(&twin));
-        assert!(windows.len() >= 1, "{ty}: no secret bytes to look for");
+        assert!(!windows.is_empty(), "{ty}: no secret bytes to look for");
         secrets.push((name, windows));
     }
     // Read the files while the server runs (WAL not yet checkpointed), then after it stops.

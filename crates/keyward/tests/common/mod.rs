@@ -42,7 +42,13 @@ pub fn stderr(o: &Output) -> String {
 
 #[track_caller]
 pub fn ok(o: Output) -> Output {
-    assert!(o.status.success(), "command failed ({:?}):\nstdout: {}\nstderr: {}", o.status.code(), stdout(&o), stderr(&o));
+    assert!(
+        o.status.success(),
+        "command failed ({:?}):\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        stdout(&o),
+        stderr(&o)
+    );
     o
 }
 
