@@ -2,6 +2,34 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Bytes in the change log's JSON payloads as base64, not as arrays of numbers.
+mod b64 {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(v))
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        STANDARD.decode(s).map_err(serde::de::Error::custom)
+    }
+
+    pub mod option {
+        use super::*;
+        pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+            match v {
+                Some(b) => super::serialize(b, s),
+                None => s.serialize_none(),
+            }
+        }
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+            Option::<String>::deserialize(d)?.map(|s| STANDARD.decode(s).map_err(serde::de::Error::custom)).transpose()
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdentityRow {
     pub organization: String,
@@ -35,8 +63,10 @@ pub struct KeyVersionRow {
     pub object_id: String,
     pub version: u32,
     /// Barrier blob of the key material; `None` once destroyed.
+    #[serde(with = "b64::option")]
     pub material: Option<Vec<u8>>,
     /// SubjectPublicKeyInfo DER for key pairs (not secret).
+    #[serde(with = "b64::option")]
     pub public_key: Option<Vec<u8>>,
     pub created_at: String,
 }
@@ -55,6 +85,7 @@ impl std::fmt::Debug for KeyVersionRow {
 pub struct TokenRow {
     pub id: String,
     /// SHA-256 of the token; the token itself is never stored.
+    #[serde(with = "b64")]
     pub hash: Vec<u8>,
     pub role: String,
     /// Key-name prefixes an `app` token is limited to.
@@ -68,6 +99,7 @@ pub struct TokenRow {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyringRow {
     pub version: u32,
+    #[serde(with = "b64")]
     pub wrapped: Vec<u8>,
     pub created_at: String,
 }
@@ -161,5 +193,24 @@ impl AuditRow {
             out.extend_from_slice(field.as_bytes());
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn change_payloads_round_trip_with_base64_bytes() {
+        let m = Mutation::PutKeyVersion(KeyVersionRow {
+            object_id: "o".into(),
+            version: 2,
+            material: Some(vec![1, 2, 3, 250]),
+            public_key: None,
+            created_at: "t".into(),
+        });
+        let json = serde_json::to_string(&m).unwrap();
+        assert!(json.contains("\"material\":\"AQID+g==\""), "{json}");
+        assert_eq!(serde_json::from_str::<Mutation>(&json).unwrap(), m);
     }
 }
