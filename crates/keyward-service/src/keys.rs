@@ -85,7 +85,9 @@ fn info(row: &ObjectRow, versions: Vec<VersionInfo>) -> Result<KeyInfo> {
 
 impl Service {
     pub(crate) fn find(&self, name: &str) -> Result<ObjectRow> {
-        self.store.object_by_name(name)?.ok_or_else(|| Error::NoSuchKey { name: name.chars().take(140).collect() })
+        self.object_by_name(name)?
+            .map(|row| ObjectRow::clone(&row))
+            .ok_or_else(|| Error::NoSuchKey { name: name.chars().take(140).collect() })
     }
 
     /// The parsed key for one version, from the cache or decrypted from the store.
@@ -114,12 +116,6 @@ impl Service {
             c.insert(cache_key, key.clone());
         }
         Ok(key)
-    }
-
-    fn forget_loaded(&self, object_id: &str) {
-        if let Ok(mut c) = self.loaded.write() {
-            c.retain(|(id, _), _| id != object_id);
-        }
     }
 
     pub fn key_create(&self, caller: &Caller, req: CreateKey) -> Result<KeyInfo> {
@@ -166,12 +162,12 @@ impl Service {
             public_key: loaded.public_key_der(),
             created_at: at,
         };
-        self.store
-            .commit(vec![Mutation::InsertObject(row.clone()), Mutation::PutKeyVersion(version.clone())])
-            .map_err(|e| match e {
-                keyward_store::Error::NameTaken { name } => Error::NameTaken { name },
-                e => e.into(),
-            })?;
+        self.commit(vec![Mutation::InsertObject(row.clone()), Mutation::PutKeyVersion(version.clone())]).map_err(
+            |e| match e {
+                Error::Store(keyward_store::Error::NameTaken { name }) => Error::NameTaken { name },
+                e => e,
+            },
+        )?;
         info(&row, vec![VersionInfo { version: 1, created_at: version.created_at, destroyed: false }])
     }
 
@@ -226,7 +222,7 @@ impl Service {
             public_key: loaded.public_key_der(),
             created_at: at,
         };
-        self.store.commit(vec![Mutation::PutKeyVersion(v), Mutation::UpdateObject(row)])?;
+        self.commit(vec![Mutation::PutKeyVersion(v), Mutation::UpdateObject(row)])?;
         self.key_show(caller, name)
     }
 
@@ -241,7 +237,7 @@ impl Service {
         if row.enabled != enabled {
             row.enabled = enabled;
             row.updated_at = now();
-            self.store.commit(vec![Mutation::UpdateObject(row)])?;
+            self.commit(vec![Mutation::UpdateObject(row)])?;
         }
         self.key_show(caller, name)
     }
@@ -273,7 +269,7 @@ impl Service {
             }
             row.state = to.as_str().into();
             row.updated_at = at;
-            self.store.commit(vec![Mutation::UpdateObject(row)])?;
+            self.commit(vec![Mutation::UpdateObject(row)])?;
         }
         self.key_show(caller, name)
     }
@@ -300,8 +296,7 @@ impl Service {
         row.destroyed_at = Some(at.clone());
         row.updated_at = at;
         let id = row.id.clone();
-        self.store.commit(vec![Mutation::EraseMaterial { object_id: id.clone() }, Mutation::UpdateObject(row)])?;
-        self.forget_loaded(&id);
+        self.commit(vec![Mutation::EraseMaterial { object_id: id }, Mutation::UpdateObject(row)])?;
         self.key_show(caller, name)
     }
 }

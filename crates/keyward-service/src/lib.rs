@@ -32,7 +32,7 @@ pub use tokens::{NewToken, TokenInfo};
 
 use keyward_crypto::LoadedKey;
 use keyward_seal::{Keyring, ShareFile};
-use keyward_store::{IdentityRow, Store};
+use keyward_store::{Committed, IdentityRow, Mutation, ObjectRow, Store, TokenRow};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -61,7 +61,22 @@ pub struct Service {
     throttle: Mutex<seal_ops::Throttle>,
     /// Parsed customer keys by (object id, version); cleared on seal.
     loaded: RwLock<HashMap<(String, u32), Arc<LoadedKey>>>,
+    /// Rows read on every request (objects by name, tokens by hash), kept current by
+    /// [`Service::commit`], the only way the service writes.
+    rows: RwLock<RowCache>,
 }
+
+#[derive(Default)]
+struct RowCache {
+    /// Bumped by every commit, so a read that raced a write does not cache a stale row.
+    generation: u64,
+    objects: HashMap<String, Arc<ObjectRow>>,
+    tokens: HashMap<[u8; 32], Arc<TokenRow>>,
+}
+
+/// Bounds on the row cache: past them it starts over, which costs only store reads.
+const MAX_CACHED_OBJECTS: usize = 100_000;
+const MAX_CACHED_TOKENS: usize = 10_000;
 
 impl Service {
     /// Wraps an initialised store. The node starts sealed.
@@ -73,6 +88,7 @@ impl Service {
             seal: RwLock::new(SealState::Sealed { pending_shares: Vec::new() }),
             throttle: Mutex::new(seal_ops::Throttle::default()),
             loaded: RwLock::new(HashMap::new()),
+            rows: RwLock::new(RowCache::default()),
         })
     }
 
@@ -89,6 +105,84 @@ impl Service {
 
     pub fn is_sealed(&self) -> bool {
         !matches!(self.seal.read().as_deref(), Ok(SealState::Unsealed { .. }))
+    }
+
+    /// Commits through the store and brings the caches up to date with what was written.
+    fn commit(&self, batch: Vec<Mutation>) -> Result<Committed> {
+        let mut objects = Vec::new();
+        let mut tokens = Vec::new();
+        let mut erased = Vec::new();
+        for m in &batch {
+            match m {
+                Mutation::InsertObject(o) | Mutation::UpdateObject(o) => objects.push(Arc::new(o.clone())),
+                Mutation::PutToken(t) => tokens.push(Arc::new(t.clone())),
+                Mutation::EraseMaterial { object_id } => erased.push(object_id.clone()),
+                _ => {}
+            }
+        }
+        let result = self.store.commit(batch);
+        // Even a failed commit bumps the generation: what the store holds is then re-read.
+        if let Ok(mut cache) = self.rows.write() {
+            cache.generation += 1;
+            if result.is_ok() {
+                for o in objects {
+                    cache.objects.insert(o.name.clone(), o);
+                }
+                for t in tokens {
+                    if let Ok(hash) = <[u8; 32]>::try_from(t.hash.as_slice()) {
+                        cache.tokens.insert(hash, t);
+                    }
+                }
+            }
+        }
+        if !erased.is_empty()
+            && let Ok(mut loaded) = self.loaded.write()
+        {
+            loaded.retain(|(id, _), _| !erased.contains(id));
+        }
+        Ok(result?)
+    }
+
+    /// An object by name, from the cache or the store.
+    fn object_by_name(&self, name: &str) -> Result<Option<Arc<ObjectRow>>> {
+        let generation = match self.rows.read() {
+            Ok(cache) => match cache.objects.get(name) {
+                Some(row) => return Ok(Some(row.clone())),
+                None => cache.generation,
+            },
+            Err(_) => 0,
+        };
+        let row = self.store.object_by_name(name)?.map(Arc::new);
+        if let (Some(row), Ok(mut cache)) = (&row, self.rows.write())
+            && cache.generation == generation
+        {
+            if cache.objects.len() >= MAX_CACHED_OBJECTS {
+                cache.objects.clear();
+            }
+            cache.objects.insert(name.to_owned(), row.clone());
+        }
+        Ok(row)
+    }
+
+    /// A token by its hash, from the cache or the store.
+    fn token_by_hash(&self, hash: &[u8; 32]) -> Result<Option<Arc<TokenRow>>> {
+        let generation = match self.rows.read() {
+            Ok(cache) => match cache.tokens.get(hash) {
+                Some(row) => return Ok(Some(row.clone())),
+                None => cache.generation,
+            },
+            Err(_) => 0,
+        };
+        let row = self.store.token_by_hash(hash)?.map(Arc::new);
+        if let (Some(row), Ok(mut cache)) = (&row, self.rows.write())
+            && cache.generation == generation
+        {
+            if cache.tokens.len() >= MAX_CACHED_TOKENS {
+                cache.tokens.clear();
+            }
+            cache.tokens.insert(*hash, row.clone());
+        }
+        Ok(row)
     }
 
     /// The keyring, or `Sealed`.

@@ -192,7 +192,7 @@ impl Service {
             }
         };
         let (new_config, issued) = keyward_seal::rekey(&master, new)?;
-        self.store.commit(vec![Mutation::SetSeal { config: new_config.to_json() }])?;
+        self.commit(vec![Mutation::SetSeal { config: new_config.to_json() }])?;
         Ok(issued)
     }
 }

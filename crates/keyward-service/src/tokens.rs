@@ -82,12 +82,12 @@ impl Service {
             return Err(Error::Unauthenticated);
         }
         let hash = keyward_crypto::sha256(token.as_bytes());
-        let row = self.store.token_by_hash(&hash)?.ok_or(Error::Unauthenticated)?;
+        let row = self.token_by_hash(&hash)?.ok_or(Error::Unauthenticated)?;
         if !keyward_crypto::ct_eq(&row.hash, &hash) || row.revoked_at.is_some() || expired(&row.expires_at) {
             return Err(Error::Unauthenticated);
         }
         let role: Role = row.role.parse().map_err(|_| Error::Unauthenticated)?;
-        Ok(Caller { id: format!("token:{}", row.id), role, prefixes: row.prefixes })
+        Ok(Caller { id: format!("token:{}", row.id), role, prefixes: row.prefixes.clone() })
     }
 
     pub fn token_create(&self, caller: &Caller, new: NewToken) -> Result<(Secret, TokenInfo)> {
@@ -105,7 +105,7 @@ impl Service {
             return Err(Error::invalid("name", "at most 128 characters"));
         }
         let (token, row) = issue_token(new.role, new.prefixes, new.name, new.ttl_secs)?;
-        self.store.commit(vec![Mutation::PutToken(row.clone())])?;
+        self.commit(vec![Mutation::PutToken(row.clone())])?;
         Ok((token, TokenInfo::from_row(row)))
     }
 
@@ -124,7 +124,7 @@ impl Service {
             .ok_or_else(|| Error::NoSuchToken { id: id.chars().take(64).collect() })?;
         if row.revoked_at.is_none() {
             row.revoked_at = Some(now());
-            self.store.commit(vec![Mutation::PutToken(row.clone())])?;
+            self.commit(vec![Mutation::PutToken(row.clone())])?;
         }
         Ok(TokenInfo::from_row(row))
     }
