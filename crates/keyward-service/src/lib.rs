@@ -143,46 +143,50 @@ impl Service {
         Ok(result?)
     }
 
-    /// An object by name, from the cache or the store.
-    fn object_by_name(&self, name: &str) -> Result<Option<Arc<ObjectRow>>> {
+    /// A row from one of the row cache's maps, or loaded from the store and cached unless a
+    /// commit happened meanwhile (then the loaded row may already be stale).
+    fn cached<K: std::hash::Hash + Eq + Clone, V>(
+        &self,
+        get: fn(&RowCache) -> &HashMap<K, Arc<V>>,
+        get_mut: fn(&mut RowCache) -> &mut HashMap<K, Arc<V>>,
+        key: &K,
+        cap: usize,
+        load: impl FnOnce() -> Result<Option<V>>,
+    ) -> Result<Option<Arc<V>>> {
         let generation = match self.rows.read() {
-            Ok(cache) => match cache.objects.get(name) {
+            Ok(cache) => match get(&cache).get(key) {
                 Some(row) => return Ok(Some(row.clone())),
                 None => cache.generation,
             },
             Err(_) => 0,
         };
-        let row = self.store.object_by_name(name)?.map(Arc::new);
+        let row = load()?.map(Arc::new);
         if let (Some(row), Ok(mut cache)) = (&row, self.rows.write())
             && cache.generation == generation
         {
-            if cache.objects.len() >= MAX_CACHED_OBJECTS {
-                cache.objects.clear();
+            let map = get_mut(&mut cache);
+            if map.len() >= cap {
+                map.clear();
             }
-            cache.objects.insert(name.to_owned(), row.clone());
+            map.insert(key.clone(), row.clone());
         }
         Ok(row)
     }
 
+    /// An object by name, from the cache or the store.
+    fn object_by_name(&self, name: &str) -> Result<Option<Arc<ObjectRow>>> {
+        self.cached(
+            |c| &c.objects,
+            |c| &mut c.objects,
+            &name.to_owned(),
+            MAX_CACHED_OBJECTS,
+            || Ok(self.store.object_by_name(name)?),
+        )
+    }
+
     /// A token by its hash, from the cache or the store.
     fn token_by_hash(&self, hash: &[u8; 32]) -> Result<Option<Arc<TokenRow>>> {
-        let generation = match self.rows.read() {
-            Ok(cache) => match cache.tokens.get(hash) {
-                Some(row) => return Ok(Some(row.clone())),
-                None => cache.generation,
-            },
-            Err(_) => 0,
-        };
-        let row = self.store.token_by_hash(hash)?.map(Arc::new);
-        if let (Some(row), Ok(mut cache)) = (&row, self.rows.write())
-            && cache.generation == generation
-        {
-            if cache.tokens.len() >= MAX_CACHED_TOKENS {
-                cache.tokens.clear();
-            }
-            cache.tokens.insert(*hash, row.clone());
-        }
-        Ok(row)
+        self.cached(|c| &c.tokens, |c| &mut c.tokens, hash, MAX_CACHED_TOKENS, || Ok(self.store.token_by_hash(hash)?))
     }
 
     /// The keyring, or `Sealed`.
