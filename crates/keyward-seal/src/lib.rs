@@ -147,6 +147,14 @@ impl std::fmt::Debug for MasterKey {
     }
 }
 
+impl MasterKey {
+    /// A 32-byte key for one purpose, derived with HKDF-SHA256 (`info` names the purpose), so
+    /// the master key itself is only ever used to wrap the keyring.
+    pub fn derive(&self, info: &[u8]) -> Result<Secret> {
+        Ok(keyward_crypto::hkdf_sha256(self.0.expose(), b"", info, KEY_LEN)?)
+    }
+}
+
 /// The secret the operator chooses at `init` or `rekey`.
 pub enum NewSecret {
     Passphrase(Secret),
