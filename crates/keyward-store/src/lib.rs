@@ -10,11 +10,15 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod datadir;
+mod restore;
 mod rows;
+mod snapshot;
 mod sqlite;
 
 pub use datadir::{DataDir, DataDirLock};
+pub use restore::RestoreLoader;
 pub use rows::*;
+pub use snapshot::{Snapshot, SnapshotInfo};
 pub use sqlite::SqliteStore;
 
 /// The schema version this build writes. A store with a newer one is refused.
@@ -112,6 +116,9 @@ pub trait Store: Send + Sync + 'static {
     /// Applies `batch` atomically with its change-log records; durable when it returns.
     /// Concurrent callers are group-committed: one fsync serves many batches.
     fn commit(&self, batch: Vec<Mutation>) -> Result<Committed>;
+
+    /// A consistent read of the whole store at one instant, while writes continue.
+    fn snapshot(&self) -> Result<Snapshot>;
 
     /// Appends one record to the hash-chained audit log.
     fn audit(&self, entry: AuditEntry, durability: AuditDurability) -> Result<()>;

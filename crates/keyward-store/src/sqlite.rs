@@ -114,7 +114,7 @@ pub struct SqliteStore {
     readers: Mutex<Vec<Connection>>,
 }
 
-fn open_connection(path: &Path) -> Result<Connection> {
+pub(crate) fn open_connection(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path).map_err(db("opening the database"))?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
@@ -127,7 +127,7 @@ fn open_connection(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
 }
 
@@ -196,7 +196,7 @@ impl Drop for SqliteStore {
     }
 }
 
-fn migrate(conn: &mut Connection) -> Result<()> {
+pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
     let has_meta: bool = conn
         .query_row("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='meta'", [], |r| r.get::<_, i64>(0))
         .map_err(db("reading the schema"))?
@@ -216,7 +216,7 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     Ok(())
 }
 
-fn read_schema_version(conn: &Connection) -> Result<u32> {
+pub(crate) fn read_schema_version(conn: &Connection) -> Result<u32> {
     let v: Option<String> = conn
         .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))
         .optional()
@@ -345,7 +345,7 @@ fn run_group(conn: &mut Connection, jobs: &mut Vec<Job>, hasher: ChainHasher, ch
     }
 }
 
-fn apply_in_savepoint(tx: &rusqlite::Transaction<'_>, batch: &[Mutation]) -> Outcome {
+fn apply_in_savepoint(tx: &Connection, batch: &[Mutation]) -> Outcome {
     if let Err(e) = tx.execute_batch("SAVEPOINT batch") {
         return Outcome::Failed(db("starting a batch")(e));
     }
@@ -367,11 +367,22 @@ fn apply_in_savepoint(tx: &rusqlite::Transaction<'_>, batch: &[Mutation]) -> Out
 
 /// Executes one statement through the connection's statement cache: the writer runs the same
 /// few statements thousands of times a second.
-fn exec(tx: &rusqlite::Transaction<'_>, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+fn exec(tx: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
     tx.prepare_cached(sql)?.execute(params)
 }
 
-fn apply(tx: &rusqlite::Transaction<'_>, m: &Mutation) -> Result<u64> {
+fn apply(tx: &Connection, m: &Mutation) -> Result<u64> {
+    apply_row(tx, m)?;
+    let (entity, entity_id) = m.entity();
+    let payload = serde_json::to_string(m).map_err(|e| Error::Corrupt(e.to_string()))?;
+    tx.prepare_cached("INSERT INTO changelog(at, entity, entity_id, payload) VALUES (?1, ?2, ?3, ?4)")
+        .and_then(|mut st| st.execute(params![now(), entity, entity_id, payload]))
+        .map_err(db("appending to the change log"))?;
+    Ok(tx.last_insert_rowid() as u64)
+}
+
+/// Applies a mutation's rows without recording it: for [`apply`] and for bulk loads.
+pub(crate) fn apply_row(tx: &Connection, m: &Mutation) -> Result<()> {
     let d = |e| db("writing")(e);
     match m {
         Mutation::InsertObject(o) => {
@@ -448,15 +459,10 @@ fn apply(tx: &rusqlite::Transaction<'_>, m: &Mutation) -> Result<u64> {
             .map_err(d)?;
         }
     }
-    let (entity, entity_id) = m.entity();
-    let payload = serde_json::to_string(m).map_err(|e| Error::Corrupt(e.to_string()))?;
-    tx.prepare_cached("INSERT INTO changelog(at, entity, entity_id, payload) VALUES (?1, ?2, ?3, ?4)")
-        .and_then(|mut st| st.execute(params![now(), entity, entity_id, payload]))
-        .map_err(db("appending to the change log"))?;
-    Ok(tx.last_insert_rowid() as u64)
+    Ok(())
 }
 
-fn upsert_object(tx: &rusqlite::Transaction<'_>, o: &ObjectRow) -> Result<()> {
+fn upsert_object(tx: &Connection, o: &ObjectRow) -> Result<()> {
     exec(
         tx,
         "INSERT OR REPLACE INTO objects(id, name, key_type, state, enabled, exportable, current_version,
@@ -513,10 +519,10 @@ fn append_audit(
     Ok(())
 }
 
-const OBJECT_COLUMNS: &str = "id, name, key_type, state, enabled, exportable, current_version, created_at, updated_at, \
+pub(crate) const OBJECT_COLUMNS: &str = "id, name, key_type, state, enabled, exportable, current_version, created_at, updated_at, \
      activated_at, deactivated_at, destroyed_at, attributes";
 
-fn object_row(r: &Row<'_>) -> rusqlite::Result<ObjectRow> {
+pub(crate) fn object_row(r: &Row<'_>) -> rusqlite::Result<ObjectRow> {
     Ok(ObjectRow {
         id: r.get(0)?,
         name: r.get(1)?,
@@ -534,7 +540,7 @@ fn object_row(r: &Row<'_>) -> rusqlite::Result<ObjectRow> {
     })
 }
 
-fn version_row(r: &Row<'_>) -> rusqlite::Result<KeyVersionRow> {
+pub(crate) fn version_row(r: &Row<'_>) -> rusqlite::Result<KeyVersionRow> {
     Ok(KeyVersionRow {
         object_id: r.get(0)?,
         version: r.get(1)?,
@@ -544,7 +550,7 @@ fn version_row(r: &Row<'_>) -> rusqlite::Result<KeyVersionRow> {
     })
 }
 
-fn token_row(r: &Row<'_>) -> rusqlite::Result<TokenRow> {
+pub(crate) fn token_row(r: &Row<'_>) -> rusqlite::Result<TokenRow> {
     let prefixes: String = r.get(3)?;
     Ok(TokenRow {
         id: r.get(0)?,
@@ -558,8 +564,55 @@ fn token_row(r: &Row<'_>) -> rusqlite::Result<TokenRow> {
     })
 }
 
-fn hash32(v: Vec<u8>) -> rusqlite::Result<[u8; 32]> {
+pub(crate) fn hash32(v: Vec<u8>) -> rusqlite::Result<[u8; 32]> {
     v.try_into().map_err(|_| rusqlite::Error::InvalidColumnType(0, "hash".into(), rusqlite::types::Type::Blob))
+}
+
+pub(crate) fn read_identity(c: &Connection) -> Result<Option<IdentityRow>> {
+    let mut stmt = c.prepare_cached("SELECT key, value FROM meta").map_err(db("reading identity"))?;
+    let mut map = std::collections::HashMap::new();
+    let rows =
+        stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(db("reading identity"))?;
+    for row in rows {
+        let (k, v) = row.map_err(db("reading identity"))?;
+        map.insert(k, v);
+    }
+    let Some(server_id) = map.remove("server_id") else {
+        return Ok(None);
+    };
+    let mut take = |k: &str| map.remove(k).unwrap_or_default();
+    Ok(Some(IdentityRow {
+        organization: take("organization"),
+        site: take("site"),
+        server_name: take("server_name"),
+        server_id,
+        incarnation: take("incarnation").parse().map_err(|_| Error::Corrupt("incarnation is not a number".into()))?,
+        created_at: take("created_at"),
+    }))
+}
+
+pub(crate) fn read_seal_config(c: &Connection) -> Result<Option<String>> {
+    c.query_row("SELECT config FROM seal WHERE id = 1", [], |r| r.get(0)).optional().map_err(db("reading the seal"))
+}
+
+pub(crate) fn read_keyring(c: &Connection) -> Result<Vec<KeyringRow>> {
+    let mut stmt = c
+        .prepare_cached("SELECT version, wrapped, created_at FROM keyring ORDER BY version")
+        .map_err(db("reading the keyring"))?;
+    let rows = stmt
+        .query_map([], |r| Ok(KeyringRow { version: r.get(0)?, wrapped: r.get(1)?, created_at: r.get(2)? }))
+        .map_err(db("reading the keyring"))?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db("reading the keyring"))
+}
+
+pub(crate) fn read_components(c: &Connection) -> Result<Vec<ComponentRow>> {
+    let mut stmt = c
+        .prepare_cached("SELECT name, schema_version, installed_at FROM components ORDER BY name")
+        .map_err(db("reading components"))?;
+    let rows = stmt
+        .query_map([], |r| Ok(ComponentRow { name: r.get(0)?, schema_version: r.get(1)?, installed_at: r.get(2)? }))
+        .map_err(db("reading components"))?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db("reading components"))
 }
 
 impl Store for SqliteStore {
@@ -568,65 +621,19 @@ impl Store for SqliteStore {
     }
 
     fn identity(&self) -> Result<Option<IdentityRow>> {
-        self.read(|c| {
-            let mut stmt = c.prepare_cached("SELECT key, value FROM meta").map_err(db("reading identity"))?;
-            let mut map = std::collections::HashMap::new();
-            let rows = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-                .map_err(db("reading identity"))?;
-            for row in rows {
-                let (k, v) = row.map_err(db("reading identity"))?;
-                map.insert(k, v);
-            }
-            let Some(server_id) = map.remove("server_id") else {
-                return Ok(None);
-            };
-            let mut take = |k: &str| map.remove(k).unwrap_or_default();
-            Ok(Some(IdentityRow {
-                organization: take("organization"),
-                site: take("site"),
-                server_name: take("server_name"),
-                server_id,
-                incarnation: take("incarnation")
-                    .parse()
-                    .map_err(|_| Error::Corrupt("incarnation is not a number".into()))?,
-                created_at: take("created_at"),
-            }))
-        })
+        self.read(read_identity)
     }
 
     fn seal_config(&self) -> Result<Option<String>> {
-        self.read(|c| {
-            c.query_row("SELECT config FROM seal WHERE id = 1", [], |r| r.get(0))
-                .optional()
-                .map_err(db("reading the seal"))
-        })
+        self.read(read_seal_config)
     }
 
     fn keyring(&self) -> Result<Vec<KeyringRow>> {
-        self.read(|c| {
-            let mut stmt = c
-                .prepare_cached("SELECT version, wrapped, created_at FROM keyring ORDER BY version")
-                .map_err(db("reading the keyring"))?;
-            let rows = stmt
-                .query_map([], |r| Ok(KeyringRow { version: r.get(0)?, wrapped: r.get(1)?, created_at: r.get(2)? }))
-                .map_err(db("reading the keyring"))?;
-            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db("reading the keyring"))
-        })
+        self.read(read_keyring)
     }
 
     fn components(&self) -> Result<Vec<ComponentRow>> {
-        self.read(|c| {
-            let mut stmt = c
-                .prepare_cached("SELECT name, schema_version, installed_at FROM components ORDER BY name")
-                .map_err(db("reading components"))?;
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok(ComponentRow { name: r.get(0)?, schema_version: r.get(1)?, installed_at: r.get(2)? })
-                })
-                .map_err(db("reading components"))?;
-            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db("reading components"))
-        })
+        self.read(read_components)
     }
 
     fn object(&self, id: &str) -> Result<Option<ObjectRow>> {
@@ -776,6 +783,10 @@ impl Store for SqliteStore {
                 .map_err(db("reading the audit log"))?;
             rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db("reading the audit log"))
         })
+    }
+
+    fn snapshot(&self) -> Result<crate::Snapshot> {
+        crate::Snapshot::open(&self.path)
     }
 
     fn commit(&self, batch: Vec<Mutation>) -> Result<Committed> {
