@@ -29,6 +29,8 @@ pub struct WriteSummary {
     pub bytes: u64,
     pub records: u64,
     pub archive_sha256: [u8; 32],
+    /// The manifest as written.
+    pub manifest: Manifest,
 }
 
 struct Hashing<W> {
@@ -156,7 +158,7 @@ impl<W: Write> ArchiveWriter<W> {
         inner.write_all(&archive_sha256).map_err(|source| Error::Io { doing: "write the backup", source })?;
         inner.write_all(TRAILER_MAGIC).map_err(|source| Error::Io { doing: "write the backup", source })?;
         inner.flush().map_err(|source| Error::Io { doing: "write the backup", source })?;
-        let summary = WriteSummary { bytes: written + 40, records: manifest.record_count(), archive_sha256 };
+        let summary = WriteSummary { bytes: written + 40, records: manifest.record_count(), archive_sha256, manifest };
         Ok((inner, summary))
     }
 }

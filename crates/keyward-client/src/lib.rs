@@ -135,6 +135,44 @@ impl Client {
         self.send(self.http.delete(format!("{}{path}", self.base))).await
     }
 
+    /// POSTs `body` and writes the response body to `out` as it arrives; returns the byte
+    /// count. A stream cut short by the server surfaces as an error, never as a short success.
+    pub async fn download(&self, path: &str, body: &Value, out: &mut impl std::io::Write) -> Result<u64> {
+        let mut req = self.http.post(format!("{}{path}", self.base)).json(body);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let mut resp =
+            req.send().await.map_err(|e| Error::Connect { addr: self.base.clone(), message: root_cause(&e) })?;
+        if !resp.status().is_success() {
+            let status = resp.status().as_u16();
+            let v: Value = resp.json().await.unwrap_or(Value::Null);
+            return Err(Error::Api {
+                status,
+                code: v["error"]["code"].as_str().unwrap_or("error").to_owned(),
+                message: v["error"]["message"].as_str().map(str::to_owned).unwrap_or_else(|| format!("HTTP {status}")),
+            });
+        }
+        let mut total = 0u64;
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    out.write_all(&chunk)
+                        .map_err(|e| Error::Config { path: "the output file".into(), message: e.to_string() })?;
+                    total += chunk.len() as u64;
+                }
+                Ok(None) => return Ok(total),
+                Err(e) => {
+                    return Err(Error::Api {
+                        status: 500,
+                        code: "stream_failed".into(),
+                        message: format!("the server stopped sending midway: {}", root_cause(&e)),
+                    });
+                }
+            }
+        }
+    }
+
     /// `path` segment for a key name; names are restricted to URL-safe characters, but a user
     /// may still type anything, so encode what is not.
     pub fn key_path(name: &str, suffix: &str) -> String {

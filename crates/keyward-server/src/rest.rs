@@ -116,7 +116,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/keys/{name}/public", get(public_key))
         .route("/v1/tokens", post(create_token).get(list_tokens))
         .route("/v1/tokens/{id}", delete(revoke_token))
-        .route("/v1/audit/verify", post(audit_verify));
+        .route("/v1/audit/verify", post(audit_verify))
+        .route("/v1/sys/backup", post(backup));
     Router::new()
         .route("/v1/sys/health", get(health))
         .route("/v1/sys/status", get(status))
@@ -822,4 +823,72 @@ async fn audit_verify(State(state): State<AppState>, c: CallerExt) -> ApiResult 
     Ok(Json(
         json!({"records": r.records, "intact": r.first_broken.is_none(), "first_broken": r.first_broken, "problem": r.problem}),
     ))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct BackupBody {
+    components: Option<Vec<String>>,
+}
+
+/// Feeds what the archive writer produces, on a blocking thread, into the response body.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<Result<axum::body::Bytes, std::io::Error>>,
+    buf: Vec<u8>,
+}
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= 256 * 1024 {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = axum::body::Bytes::from(std::mem::take(&mut self.buf));
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away"))
+    }
+}
+
+/// `POST /v1/sys/backup`: streams an online backup (archive format v1) of one consistent
+/// snapshot. A failure midway ends the stream early, so the client never gets a complete-looking
+/// archive.
+async fn backup(
+    State(state): State<AppState>,
+    c: CallerExt,
+    ApiJson(body): ApiJson<BackupBody>,
+) -> Result<Response, ApiError> {
+    let c = caller(&c)?;
+    let components = body
+        .components
+        .map(|cs| {
+            cs.iter()
+                .map(|s| s.parse::<keyward_types::Component>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| ApiError::bad_request("invalid_input", e.to_string()))
+        })
+        .transpose()?;
+    inline(&state, |svc| svc.backup_precheck(&c))?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::io::Error>>(8);
+    let svc = state.service.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut writer = ChannelWriter { tx: tx.clone(), buf: Vec::with_capacity(256 * 1024) };
+        let result = svc.backup_online(&c, &mut writer, components).map_err(|e| e.to_string());
+        let result = result.and_then(|_| std::io::Write::flush(&mut writer).map_err(|e| e.to_string()));
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "online backup failed");
+            let _ = tx.blocking_send(Err(std::io::Error::other(e)));
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    Response::builder()
+        .header(axum::http::header::CONTENT_TYPE, "application/vnd.keyward.backup")
+        .body(axum::body::Body::from_stream(stream))
+        .map_err(|e| ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, code: "internal", message: e.to_string() })
 }

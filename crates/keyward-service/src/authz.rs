@@ -41,6 +41,8 @@ pub enum Action<'a> {
     Rekey,
     ManageTokens,
     ReadAudit,
+    /// Take a backup of the node.
+    Backup,
 }
 
 impl Action<'_> {
@@ -55,6 +57,7 @@ impl Action<'_> {
             Action::Rekey => "change the startup secret".into(),
             Action::ManageTokens => "manage tokens".into(),
             Action::ReadAudit => "read the audit log".into(),
+            Action::Backup => "take backups".into(),
         }
     }
 }
@@ -65,7 +68,7 @@ pub fn authorize(caller: &Caller, action: Action<'_>) -> Result<()> {
         (Admin, _) => true,
         (Operator, Action::ReadKey(_) | Action::ManageKey(_) | Action::UseKey(_) | Action::ListKeys) => true,
         (Operator, Action::Seal | Action::ReadAudit) => true,
-        (Backup, Action::ReadKey(_) | Action::ListKeys | Action::ReadAudit) => true,
+        (Backup, Action::ReadKey(_) | Action::ListKeys | Action::ReadAudit | Action::Backup) => true,
         (App, Action::ReadKey(n) | Action::UseKey(n)) => caller.in_scope(n),
         (App, Action::ListKeys) => true,
         _ => false,

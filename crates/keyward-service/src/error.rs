@@ -48,6 +48,22 @@ pub enum Error {
     Store(#[from] keyward_store::Error),
     #[error(transparent)]
     Crypto(#[from] keyward_crypto::Error),
+    #[error(transparent)]
+    Backup(#[from] keyward_backup::Error),
+    #[error(
+        "{path} already holds a node ({server_name}): pass --erase to replace it with the backup (or restore into an empty directory)"
+    )]
+    TargetInitialized { path: String, server_name: String },
+    #[error(
+        "the backup holds only some components ({present}); a whole-node restore needs a full backup, or choose components with --components"
+    )]
+    PartialBackup { present: String },
+    #[error("the backup has no {component:?} component to restore")]
+    MissingComponent { component: String },
+    #[error(
+        "the backup's keys are sealed under another master key than this node's: restore it with --erase (the backup's own startup secret then unseals the node), not by component"
+    )]
+    ForeignKeyring,
 }
 
 impl Error {

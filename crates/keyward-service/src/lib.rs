@@ -11,6 +11,7 @@
 
 mod audit;
 pub mod authz;
+pub mod backup;
 mod crypto_ops;
 mod error;
 mod init;
@@ -31,7 +32,7 @@ pub use seal_ops::{SealStatus, UnsealInput};
 pub use tokens::{NewToken, TokenInfo};
 
 use keyward_crypto::LoadedKey;
-use keyward_seal::{Keyring, ShareFile};
+use keyward_seal::{Keyring, MasterKey, ShareFile};
 use keyward_store::{Committed, IdentityRow, Mutation, ObjectRow, Store, TokenRow};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -50,7 +51,7 @@ pub fn audit_chain_hash(prev: &[u8; 32], record: &[u8]) -> [u8; 32] {
 
 enum SealState {
     Sealed { pending_shares: Vec<ShareFile> },
-    Unsealed { keyring: Arc<Keyring> },
+    Unsealed { master: Arc<MasterKey>, keyring: Arc<Keyring> },
 }
 
 /// One node's operations over its store.
@@ -187,6 +188,15 @@ impl Service {
     /// A token by its hash, from the cache or the store.
     fn token_by_hash(&self, hash: &[u8; 32]) -> Result<Option<Arc<TokenRow>>> {
         self.cached(|c| &c.tokens, |c| &mut c.tokens, hash, MAX_CACHED_TOKENS, || Ok(self.store.token_by_hash(hash)?))
+    }
+
+    /// The key that authenticates backup manifests, derived from the master key; `Sealed` when
+    /// the node is sealed.
+    pub fn backup_mac_key(&self) -> Result<keyward_crypto::Secret> {
+        match self.seal.read().as_deref() {
+            Ok(SealState::Unsealed { master, .. }) => Ok(master.derive(backup::MANIFEST_MAC_INFO)?),
+            _ => Err(Error::Sealed),
+        }
     }
 
     /// The keyring, or `Sealed`.

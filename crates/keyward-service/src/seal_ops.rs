@@ -148,7 +148,8 @@ impl Service {
         if let Ok(mut t) = self.throttle.lock() {
             t.succeeded();
         }
-        *self.seal.write().map_err(|_| Error::Sealed)? = SealState::Unsealed { keyring: Arc::new(keyring) };
+        *self.seal.write().map_err(|_| Error::Sealed)? =
+            SealState::Unsealed { master: Arc::new(master), keyring: Arc::new(keyring) };
         self.audit_seal_event("unseal", "ok", String::new());
         self.seal_status()
     }

@@ -32,6 +32,11 @@ impl RestoreLoader {
             });
         }
         let mut conn = open_connection(path)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+        }
         migrate(&mut conn)?;
         // Bulk load: one transaction; durability comes from the checkpoint and fsync at the end.
         conn.execute_batch("PRAGMA synchronous = OFF; BEGIN IMMEDIATE").map_err(db("starting a restore"))?;
@@ -206,7 +211,7 @@ mod tests {
         let snap = store.snapshot().unwrap();
         store.commit(vec![Mutation::PutToken(token("b"))]).unwrap();
         let mut seen = Vec::new();
-        snap.for_each_token(|t| {
+        snap.for_each_token(|t| -> Result<()> {
             seen.push(t.id);
             Ok(())
         })

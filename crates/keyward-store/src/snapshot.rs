@@ -33,7 +33,22 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub(crate) fn open(path: &Path) -> Result<Self> {
-        let conn = open_connection(path)?;
+        Self::begin(open_connection(path)?)
+    }
+
+    /// A snapshot through a read-only connection, for looking at a stopped node without
+    /// changing a byte of its files (a read-write connection checkpoints the WAL on close).
+    pub fn open_read_only(path: &Path) -> Result<Self> {
+        let conn = rusqlite::Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(db("opening the store read-only"))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(db("opening the store read-only"))?;
+        Self::begin(conn)
+    }
+
+    fn begin(conn: Connection) -> Result<Self> {
         conn.execute_batch("BEGIN DEFERRED").map_err(db("starting a snapshot"))?;
         // The first read fixes the snapshot; everything below sees the same instant.
         let change_seq = conn
@@ -54,7 +69,7 @@ impl Snapshot {
         &self.info
     }
 
-    pub fn for_each_token(&self, mut f: impl FnMut(TokenRow) -> Result<()>) -> Result<()> {
+    pub fn for_each_token<E: From<Error>>(&self, mut f: impl FnMut(TokenRow) -> Result<(), E>) -> Result<(), E> {
         let mut stmt = self
             .conn
             .prepare(
@@ -69,7 +84,10 @@ impl Snapshot {
     }
 
     /// Every object, each followed by its versions.
-    pub fn for_each_key(&self, mut f: impl FnMut(ObjectRow, Vec<KeyVersionRow>) -> Result<()>) -> Result<()> {
+    pub fn for_each_key<E: From<Error>>(
+        &self,
+        mut f: impl FnMut(ObjectRow, Vec<KeyVersionRow>) -> Result<(), E>,
+    ) -> Result<(), E> {
         let mut objects = self
             .conn
             .prepare(&format!("SELECT {OBJECT_COLUMNS} FROM objects ORDER BY id"))
@@ -93,7 +111,7 @@ impl Snapshot {
         Ok(())
     }
 
-    pub fn for_each_audit(&self, mut f: impl FnMut(AuditRow) -> Result<()>) -> Result<()> {
+    pub fn for_each_audit<E: From<Error>>(&self, mut f: impl FnMut(AuditRow) -> Result<(), E>) -> Result<(), E> {
         let mut stmt = self
             .conn
             .prepare("SELECT seq, at, actor, action, target, outcome, detail, prev_hash, hash FROM audit ORDER BY seq")

@@ -62,8 +62,53 @@ pub enum Command {
     /// Check the audit log's hash chain.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Take and check backups.
+    #[command(subcommand)]
+    Backup(BackupCmd),
+    /// Restore a backup into a data directory (the server must be stopped).
+    Restore(RestoreArgs),
     /// Measure a running server over HTTP.
     Bench(BenchArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BackupCmd {
+    /// Write a backup: online from the running server, or offline from a stopped --data-dir.
+    Create {
+        #[arg(long)]
+        out: PathBuf,
+        /// Only these components (comma-separated): config, directory, keys, audit. Default: all.
+        #[arg(long, value_delimiter = ',')]
+        components: Vec<String>,
+        /// Back up this stopped node's directory instead of asking the server.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Offline only: the startup secret, to authenticate the manifest.
+        #[command(flatten)]
+        secret: SecretArgs,
+    },
+    /// Check a backup: structure and checksums always; with the secret, that every key decrypts.
+    Verify {
+        file: PathBuf,
+        #[command(flatten)]
+        secret: SecretArgs,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    pub file: PathBuf,
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// Replace an initialised node's data with the backup.
+    #[arg(long)]
+    pub erase: bool,
+    /// Restore only these components (comma-separated), keeping the others as they are.
+    #[arg(long, value_delimiter = ',')]
+    pub components: Vec<String>,
+    /// Print what would change and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Args, Debug, Default)]

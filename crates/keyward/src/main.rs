@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 failure (including "signature invalid"), 2 usage error.
 #![forbid(unsafe_code)]
 
+mod backup_cmds;
 mod bench;
 mod cli;
 mod client_cmds;
@@ -67,6 +68,8 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         Command::Token(cmd) => client_cmds::token(&cli.global, cmd).await,
         Command::Audit(cli::AuditCmd::Verify { data_dir: Some(dir) }) => local::audit_verify(&cli.global, &dir),
         Command::Audit(cli::AuditCmd::Verify { data_dir: None }) => client_cmds::audit_verify(&cli.global).await,
+        Command::Backup(cmd) => backup_cmds::backup(&cli.global, cmd).await,
+        Command::Restore(args) => backup_cmds::restore(&cli.global, args),
         Command::Bench(args) => bench::run(&cli.global, args).await,
     }
 }

@@ -1,0 +1,659 @@
+//! Backups of a node and restores from them: the mapping between the store's rows and the
+//! archive's records, verification with the startup secret, and building a restored store.
+//!
+//! The archive format itself lives in `keyward-backup`; the atomic swap in `keyward-store`.
+
+use std::collections::HashMap;
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use keyward_backup::{
+    ArchiveReader, ArchiveWriter, Identity, KeyringEntry, Manifest, ReadSummary, Record, SealEntry, WriteSummary,
+    WriterOptions,
+};
+use keyward_crypto::{LoadedKey, Secret, SignatureScheme};
+use keyward_seal::{Keyring, SealConfig, StartupSecret, WrappedDataKey};
+use keyward_store::{
+    AuditEntry, AuditRow, ComponentRow, DataDir, IdentityRow, KeyVersionRow, KeyringRow, Mutation, ObjectRow,
+    RestoreLoader, Store, TokenRow,
+};
+use keyward_types::{Capability, Component, KeyState, KeyType};
+
+use crate::keys::material_context;
+use crate::{Error, Result, now};
+
+/// HKDF info for the manifest MAC key (see `docs/backup-format.md`).
+pub const MANIFEST_MAC_INFO: &[u8] = b"keyward/backup-manifest-mac/v1";
+
+fn corrupt(what: impl Into<String>) -> Error {
+    Error::Store(keyward_store::Error::Corrupt(what.into()))
+}
+
+fn archive_err(e: keyward_backup::Error) -> Error {
+    Error::Backup(e)
+}
+
+// ---- rows to records -----------------------------------------------------------------------
+
+fn object_record(o: ObjectRow) -> Record {
+    Record::Object {
+        id: o.id,
+        name: o.name,
+        key_type: o.key_type,
+        state: o.state,
+        enabled: o.enabled,
+        exportable: o.exportable,
+        current_version: o.current_version,
+        created_at: o.created_at,
+        updated_at: o.updated_at,
+        activated_at: o.activated_at,
+        deactivated_at: o.deactivated_at,
+        destroyed_at: o.destroyed_at,
+        attributes: serde_json::from_str(&o.attributes).unwrap_or(serde_json::Value::Object(Default::default())),
+    }
+}
+
+fn version_record(v: KeyVersionRow) -> Record {
+    Record::KeyVersion {
+        object_id: v.object_id,
+        version: v.version,
+        material: v.material.map(|m| B64.encode(m)),
+        public_key: v.public_key.map(|p| B64.encode(p)),
+        created_at: v.created_at,
+    }
+}
+
+fn token_record(t: TokenRow) -> Record {
+    Record::Token {
+        id: t.id,
+        hash: B64.encode(t.hash),
+        role: t.role,
+        prefixes: t.prefixes,
+        name: t.name,
+        created_at: t.created_at,
+        expires_at: t.expires_at,
+        revoked_at: t.revoked_at,
+    }
+}
+
+fn audit_record(a: AuditRow) -> Record {
+    Record::Audit {
+        seq: a.seq,
+        at: a.entry.at,
+        actor: a.entry.actor,
+        action: a.entry.action,
+        target: a.entry.target,
+        outcome: a.entry.outcome,
+        detail: a.entry.detail,
+        prev_hash: hex::encode(a.prev_hash),
+        hash: hex::encode(a.hash),
+    }
+}
+
+// ---- records to rows -----------------------------------------------------------------------
+
+fn b64(field: &str, s: &str) -> Result<Vec<u8>> {
+    B64.decode(s).map_err(|_| corrupt(format!("a {field} in the backup is not base64")))
+}
+
+fn hash32(field: &str, s: &str) -> Result<[u8; 32]> {
+    hex::decode(s)
+        .ok()
+        .and_then(|v| <[u8; 32]>::try_from(v).ok())
+        .ok_or_else(|| corrupt(format!("an audit {field} in the backup is not 32 hex bytes")))
+}
+
+/// What a record becomes in the store.
+enum Row {
+    Mutation(Mutation),
+    Audit(AuditRow),
+    Identity(IdentityRow),
+}
+
+fn record_row(r: Record) -> Result<Row> {
+    Ok(match r {
+        Record::Identity { organization, site, server_name, server_id, incarnation, created_at } => {
+            Row::Identity(IdentityRow { organization, site, server_name, server_id, incarnation, created_at })
+        }
+        Record::Component { name, schema_version, installed_at } => {
+            Row::Mutation(Mutation::PutComponent(ComponentRow { name, schema_version, installed_at }))
+        }
+        Record::Object {
+            id,
+            name,
+            key_type,
+            state,
+            enabled,
+            exportable,
+            current_version,
+            created_at,
+            updated_at,
+            activated_at,
+            deactivated_at,
+            destroyed_at,
+            attributes,
+        } => Row::Mutation(Mutation::InsertObject(ObjectRow {
+            id,
+            name,
+            key_type,
+            state,
+            enabled,
+            exportable,
+            current_version,
+            created_at,
+            updated_at,
+            activated_at,
+            deactivated_at,
+            destroyed_at,
+            attributes: attributes.to_string(),
+        })),
+        Record::KeyVersion { object_id, version, material, public_key, created_at } => {
+            Row::Mutation(Mutation::PutKeyVersion(KeyVersionRow {
+                object_id,
+                version,
+                material: material.map(|m| b64("key material", &m)).transpose()?,
+                public_key: public_key.map(|p| b64("public key", &p)).transpose()?,
+                created_at,
+            }))
+        }
+        Record::Token { id, hash, role, prefixes, name, created_at, expires_at, revoked_at } => {
+            Row::Mutation(Mutation::PutToken(TokenRow {
+                id,
+                hash: b64("token hash", &hash)?,
+                role,
+                prefixes,
+                name,
+                created_at,
+                expires_at,
+                revoked_at,
+            }))
+        }
+        Record::Audit { seq, at, actor, action, target, outcome, detail, prev_hash, hash } => Row::Audit(AuditRow {
+            seq,
+            entry: AuditEntry { at, actor, action, target, outcome, detail },
+            prev_hash: hash32("previous hash", &prev_hash)?,
+            hash: hash32("hash", &hash)?,
+        }),
+    })
+}
+
+// ---- creating --------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+pub struct BackupOptions {
+    /// `None`: every component (a full backup).
+    pub components: Option<Vec<Component>>,
+    /// "online" or "offline".
+    pub taken: &'static str,
+}
+
+impl BackupOptions {
+    fn wants(&self, c: Component) -> bool {
+        self.components.as_ref().is_none_or(|cs| cs.contains(&c))
+    }
+}
+
+/// Writes a backup of `store` at one consistent instant to `out`. With `mac_key` (derived from
+/// the master key) the manifest is authenticated.
+pub fn write_backup<W: Write>(
+    store: &dyn Store,
+    out: W,
+    opts: &BackupOptions,
+    mac_key: Option<&Secret>,
+) -> Result<(W, WriteSummary)> {
+    let snap = store.snapshot()?;
+    let info = snap.info().clone();
+    let mut w = ArchiveWriter::new(out, WriterOptions::default()).map_err(archive_err)?;
+    let version_of =
+        |name: &str| info.components.iter().find(|c| c.name == name).map(|c| c.schema_version).unwrap_or(0);
+    for c in [Component::Config, Component::Directory, Component::Keys, Component::Audit] {
+        if !opts.wants(c) {
+            continue;
+        }
+        w.begin_component(c.as_str(), version_of(c.as_str())).map_err(archive_err)?;
+        let mut put = |r: Record| w.record(&r).map_err(archive_err);
+        match c {
+            Component::Config => {
+                let id = &info.identity;
+                put(Record::Identity {
+                    organization: id.organization.clone(),
+                    site: id.site.clone(),
+                    server_name: id.server_name.clone(),
+                    server_id: id.server_id.clone(),
+                    incarnation: id.incarnation,
+                    created_at: id.created_at.clone(),
+                })?;
+                for comp in &info.components {
+                    put(Record::Component {
+                        name: comp.name.clone(),
+                        schema_version: comp.schema_version,
+                        installed_at: comp.installed_at.clone(),
+                    })?;
+                }
+            }
+            Component::Directory => snap.for_each_token(|t| put(token_record(t)))?,
+            Component::Keys => snap.for_each_key(|o, versions| -> Result<()> {
+                put(object_record(o))?;
+                for v in versions {
+                    put(version_record(v))?;
+                }
+                Ok(())
+            })?,
+            Component::Audit => snap.for_each_audit(|a| put(audit_record(a)))?,
+        }
+        w.end_component().map_err(archive_err)?;
+    }
+    let seal_config: serde_json::Value =
+        serde_json::from_str(&info.seal_config).map_err(|e| corrupt(format!("the seal configuration: {e}")))?;
+    let manifest = Manifest {
+        format: keyward_backup::FORMAT_VERSION,
+        keyward_version: crate::VERSION.into(),
+        created_at: now(),
+        taken: opts.taken.into(),
+        identity: Identity {
+            organization: info.identity.organization.clone(),
+            site: info.identity.site.clone(),
+            server_name: info.identity.server_name.clone(),
+            server_id: info.identity.server_id.clone(),
+            incarnation: info.identity.incarnation,
+        },
+        change_seq: info.change_seq,
+        schema_version: info.schema_version,
+        complete: opts.components.is_none(),
+        components: Vec::new(),
+        seal: SealEntry {
+            config: seal_config,
+            keyring: info
+                .keyring
+                .iter()
+                .map(|k| KeyringEntry {
+                    version: k.version,
+                    wrapped: B64.encode(&k.wrapped),
+                    created_at: k.created_at.clone(),
+                })
+                .collect(),
+        },
+        authenticated: false,
+    };
+    w.finish(manifest, mac_key.map(|k| k.expose())).map_err(archive_err)
+}
+
+// ---- verifying -------------------------------------------------------------------------------
+
+/// What `backup verify` found.
+#[derive(Debug, Clone)]
+pub struct VerifyReport {
+    pub manifest: Manifest,
+    pub bytes: u64,
+    /// `None` when no secret was given.
+    pub with_secret: bool,
+    pub keys_decrypted: u64,
+    pub round_trips: u64,
+    /// Defects: any one makes verification fail.
+    pub problems: Vec<String>,
+    /// Not defects, but worth saying (an unauthenticated offline backup).
+    pub warnings: Vec<String>,
+}
+
+struct Unsealed {
+    keyring: Keyring,
+    mac_key: Secret,
+}
+
+fn unseal_manifest(manifest: &Manifest, secret: &StartupSecret) -> Result<Unsealed> {
+    let config = SealConfig::from_json(&manifest.seal.config.to_string())?;
+    let master = keyward_seal::unseal(&config, secret)?;
+    let wrapped = manifest
+        .seal
+        .keyring
+        .iter()
+        .map(|k| Ok(WrappedDataKey { version: k.version, wrapped: b64("keyring entry", &k.wrapped)? }))
+        .collect::<Result<Vec<_>>>()?;
+    let keyring = Keyring::open(&master, &wrapped)?;
+    Ok(Unsealed { keyring, mac_key: master.derive(MANIFEST_MAC_INFO)? })
+}
+
+/// One round trip with a key: proves the material is whole and usable.
+fn round_trip(key: &LoadedKey) -> std::result::Result<(), keyward_crypto::Error> {
+    let t = key.key_type();
+    let probe = b"keyward backup verify";
+    if t.can(Capability::Encrypt) {
+        let ct = key.encrypt(probe, b"")?;
+        if key.decrypt(&ct, b"")?.expose() != probe {
+            return Err(keyward_crypto::Error::Decrypt);
+        }
+    }
+    if t.can(Capability::Sign) {
+        let (scheme, sig): (SignatureScheme, Vec<u8>) = key.sign(None, probe)?;
+        key.verify(scheme, probe, &sig)?;
+    }
+    if t.can(Capability::Mac) {
+        let tag = key.mac(probe)?;
+        key.mac_verify(probe, &tag)?;
+    }
+    Ok(())
+}
+
+/// Checks an archive: always its structure, checksums, counts and completeness; with the
+/// startup secret also the manifest's authenticity, that every key decrypts, and a round trip
+/// with every usable key.
+pub fn verify_archive<R: Read + Seek>(mut input: R, secret: Option<&StartupSecret>) -> Result<VerifyReport> {
+    let manifest = keyward_backup::read_manifest(&mut input)?;
+    input.rewind().map_err(|source| keyward_backup::Error::Io { doing: "read the backup", source })?;
+    let unsealed = secret.map(|s| unseal_manifest(&manifest, s)).transpose()?;
+    let mut problems = Vec::new();
+    let mut keys_decrypted = 0u64;
+    let mut round_trips = 0u64;
+    let mut objects: HashMap<String, (String, KeyType, KeyState)> = HashMap::new();
+    let summary: ReadSummary = ArchiveReader::new(input).read(|_, record| {
+        let Some(u) = &unsealed else { return Ok(()) };
+        match record {
+            Record::Object { id, name, key_type, state, .. } => {
+                match (key_type.parse::<KeyType>(), state.parse::<KeyState>()) {
+                    (Ok(t), Ok(s)) => {
+                        objects.insert(id, (name, t, s));
+                    }
+                    _ => problems.push(format!("key {name:?} has an unknown type or state ({key_type}, {state})")),
+                }
+            }
+            Record::KeyVersion { object_id, version, material: Some(blob), .. } => {
+                let Some((name, key_type, state)) = objects.get(&object_id) else {
+                    problems.push(format!("key version {version} of {object_id} has no key record before it"));
+                    return Ok(());
+                };
+                let opened = B64
+                    .decode(&blob)
+                    .ok()
+                    .and_then(|b| u.keyring.open_blob(&material_context(&object_id, version), &b).ok());
+                let Some(material) = opened else {
+                    problems.push(format!("key {name:?} version {version}: its material does not decrypt"));
+                    return Ok(());
+                };
+                keys_decrypted += 1;
+                match LoadedKey::load(*key_type, material) {
+                    Ok(key) if !state.is_destroyed() => match round_trip(&key) {
+                        Ok(()) => round_trips += 1,
+                        Err(_) => problems.push(format!("key {name:?} version {version}: the round trip failed")),
+                    },
+                    Ok(_) => {}
+                    Err(_) => problems
+                        .push(format!("key {name:?} version {version}: its material is not a valid {key_type} key")),
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    })?;
+    let mut warnings = Vec::new();
+    match (&unsealed, summary.manifest.authenticated) {
+        (Some(u), true) => {
+            if summary.authenticate(u.mac_key.expose()).is_err() {
+                problems.push("the manifest is not authentic: it was altered after the backup was taken".into());
+            }
+        }
+        (_, false) => warnings
+            .push("the manifest is not authenticated: this offline backup was taken without the startup secret".into()),
+        (None, true) => {}
+    }
+    Ok(VerifyReport {
+        manifest: summary.manifest,
+        bytes: summary.bytes,
+        with_secret: unsealed.is_some(),
+        keys_decrypted,
+        round_trips,
+        problems,
+        warnings,
+    })
+}
+
+// ---- restoring -------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestoreMode {
+    /// Into an empty or never-initialised directory.
+    Fresh,
+    /// Replace whatever the directory holds.
+    Erase,
+}
+
+#[derive(Debug, Clone)]
+pub struct RestoreOptions {
+    pub mode: RestoreMode,
+    /// `None`: the whole node. Otherwise only these components come from the backup; the
+    /// others stay as the live node has them.
+    pub components: Option<Vec<Component>>,
+    pub dry_run: bool,
+}
+
+/// What a restore did, or (with `dry_run`) would do.
+#[derive(Debug, Clone, Default)]
+pub struct RestoreReport {
+    pub server_id: String,
+    pub server_name: String,
+    pub incarnation: u64,
+    pub change_seq: u64,
+    /// Per component: (name, records from the backup).
+    pub restored: Vec<(String, u64)>,
+    pub keys_added: Vec<String>,
+    pub keys_removed: Vec<String>,
+    pub keys_replaced: Vec<String>,
+    pub kept_old_store: Option<PathBuf>,
+    pub dry_run: bool,
+}
+
+/// Restores the archive at `archive` into the data directory. The caller holds the
+/// directory's lock. The new store is built beside the live one from a fully verified read of
+/// the archive and swapped in with one rename; on any error the directory is as it was.
+pub fn restore_archive(dir: &DataDir, archive: &Path, opts: &RestoreOptions) -> Result<RestoreReport> {
+    let io = |source| keyward_backup::Error::Io { doing: "open the backup", source };
+    // A whole checked pass before anything else, so a damaged archive is refused without so
+    // much as opening the target's store.
+    let checked =
+        ArchiveReader::new(std::io::BufReader::new(std::fs::File::open(archive).map_err(io)?)).read(|_, _| Ok(()))?;
+    let manifest = checked.manifest;
+    let wanted: Vec<Component> = opts.components.clone().unwrap_or_else(|| Component::ALL.to_vec());
+    for c in &wanted {
+        if manifest.component(c.as_str()).is_none() {
+            if opts.components.is_none() {
+                let present = manifest.components.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ");
+                return Err(Error::PartialBackup { present });
+            }
+            return Err(Error::MissingComponent { component: c.as_str().into() });
+        }
+    }
+    // The live node is only read here (read-only: not a byte of it changes unless the swap
+    // happens at the very end).
+    let live = if dir.is_initialized() { Some(keyward_store::Snapshot::open_read_only(&dir.db_path())?) } else { None };
+    let live_identity = live.as_ref().map(|s| s.info().identity.clone());
+    if let (Some(id), RestoreMode::Fresh) = (&live_identity, opts.mode) {
+        return Err(Error::TargetInitialized {
+            path: dir.root().display().to_string(),
+            server_name: id.server_name.clone(),
+        });
+    }
+    let partial = opts.components.is_some();
+    if partial {
+        let Some(store) = &live else {
+            return Err(Error::invalid(
+                "components",
+                "restoring some components needs an initialised node to keep the others from",
+            ));
+        };
+        let live_ring: Vec<Vec<u8>> = store.info().keyring.iter().map(|k| k.wrapped.clone()).collect();
+        let backup_ring: Vec<Vec<u8>> =
+            manifest.seal.keyring.iter().map(|k| b64("keyring entry", &k.wrapped)).collect::<Result<_>>()?;
+        if live_ring != backup_ring {
+            return Err(Error::ForeignKeyring);
+        }
+    }
+
+    // Key names before and after, for the report.
+    let mut live_keys: HashMap<String, String> = HashMap::new();
+    if let Some(snap) = &live {
+        snap.for_each_key(|o, _| -> Result<()> {
+            live_keys.insert(o.id, o.name);
+            Ok(())
+        })?;
+    }
+    let base_incarnation =
+        manifest.identity.incarnation.max(live_identity.as_ref().map(|i| i.incarnation).unwrap_or(0));
+    let restores = |c: &str| wanted.iter().any(|w| w.as_str() == c);
+
+    let tmp = dir.restore_path();
+    let mut loader = if opts.dry_run { None } else { Some(RestoreLoader::create(&tmp)?) };
+    let mut report = RestoreReport { dry_run: opts.dry_run, change_seq: manifest.change_seq, ..Default::default() };
+    let mut counts: HashMap<String, u64> = HashMap::new();
+    let mut backup_keys: HashMap<String, String> = HashMap::new();
+    let mut identity: Option<IdentityRow> = None;
+    let file = std::fs::File::open(archive).map_err(io)?;
+    ArchiveReader::new(std::io::BufReader::new(file)).read(|component, record| {
+        if !restores(component) {
+            return Ok(());
+        }
+        *counts.entry(component.to_owned()).or_default() += 1;
+        if let Record::Object { id, name, .. } = &record {
+            backup_keys.insert(id.clone(), name.clone());
+        }
+        let row = record_row(record).map_err(|e| keyward_backup::Error::Encode(e.to_string()))?;
+        if let Row::Identity(i) = row {
+            identity = Some(i);
+            return Ok(());
+        }
+        let Some(loader) = loader.as_mut() else { return Ok(()) };
+        let result = match row {
+            Row::Identity(_) => Ok(()),
+            Row::Mutation(m) => loader.put(&m),
+            Row::Audit(a) => loader.put_audit(&a),
+        };
+        result.map_err(|e| keyward_backup::Error::Encode(e.to_string()))
+    })?;
+
+    // Components not restored come from the live node, as they are.
+    if partial && let (Some(store), Some(loader)) = (&live, loader.as_mut()) {
+        copy_live_components(store, loader, &wanted, &mut identity)?;
+    }
+    let mut identity = match identity.or(live_identity.clone()) {
+        Some(i) => i,
+        None => return Err(corrupt("the backup holds no node identity")),
+    };
+    identity.incarnation = base_incarnation + 1;
+    report.server_id = identity.server_id.clone();
+    report.server_name = identity.server_name.clone();
+    report.incarnation = identity.incarnation;
+    for c in &wanted {
+        report.restored.push((c.as_str().into(), counts.get(c.as_str()).copied().unwrap_or(0)));
+    }
+    if restores("keys") {
+        for (id, name) in &backup_keys {
+            match live_keys.get(id) {
+                Some(_) => report.keys_replaced.push(name.clone()),
+                None => report.keys_added.push(name.clone()),
+            }
+        }
+        for (id, name) in &live_keys {
+            if !backup_keys.contains_key(id) {
+                report.keys_removed.push(name.clone());
+            }
+        }
+        for v in [&mut report.keys_added, &mut report.keys_removed, &mut report.keys_replaced] {
+            v.sort();
+        }
+    }
+    let Some(mut loader) = loader else { return Ok(report) };
+    loader.put(&Mutation::SetIdentity(identity))?;
+    if !partial {
+        loader.put(&Mutation::SetSeal { config: manifest.seal.config.to_string() })?;
+        for k in &manifest.seal.keyring {
+            loader.put(&Mutation::PutKeyring(KeyringRow {
+                version: k.version,
+                wrapped: b64("keyring entry", &k.wrapped)?,
+                created_at: k.created_at.clone(),
+            }))?;
+        }
+    }
+    let change_seq = manifest.change_seq.max(live.as_ref().map(|s| s.info().change_seq).unwrap_or(0));
+    let components = wanted.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(",");
+    loader
+        .finish(change_seq, &format!("restored {components} from a backup taken at change {}", manifest.change_seq))?;
+    drop(live);
+    report.kept_old_store = dir.install(&tmp)?;
+    Ok(report)
+}
+
+/// Copies the components that are not being restored from the live store into the new one.
+fn copy_live_components(
+    snap: &keyward_store::Snapshot,
+    loader: &mut RestoreLoader,
+    restored: &[Component],
+    identity: &mut Option<IdentityRow>,
+) -> Result<()> {
+    let info = snap.info().clone();
+    loader.put(&Mutation::SetSeal { config: info.seal_config.clone() })?;
+    for k in info.keyring {
+        loader.put(&Mutation::PutKeyring(k))?;
+    }
+    for c in Component::ALL {
+        if restored.contains(c) {
+            continue;
+        }
+        match c {
+            Component::Config => {
+                *identity = Some(info.identity.clone());
+                for comp in &info.components {
+                    loader.put(&Mutation::PutComponent(comp.clone()))?;
+                }
+            }
+            Component::Directory => {
+                snap.for_each_token(|t| -> Result<()> { Ok(loader.put(&Mutation::PutToken(t))?) })?
+            }
+            Component::Keys => snap.for_each_key(|o, versions| -> Result<()> {
+                loader.put(&Mutation::InsertObject(o))?;
+                for v in versions {
+                    loader.put(&Mutation::PutKeyVersion(v))?;
+                }
+                Ok(())
+            })?,
+            Component::Audit => snap.for_each_audit(|a| -> Result<()> { Ok(loader.put_audit(&a)?) })?,
+        }
+    }
+    Ok(())
+}
+
+impl crate::Service {
+    /// Checks that `caller` may take a backup now (role, and unsealed so the manifest can be
+    /// authenticated), before any byte is sent.
+    pub fn backup_precheck(&self, caller: &crate::Caller) -> Result<()> {
+        crate::authz::authorize(caller, crate::authz::Action::Backup)?;
+        self.backup_mac_key().map(|_| ())
+    }
+
+    /// An online backup: one consistent snapshot, streamed to `out` while the node keeps serving.
+    pub fn backup_online<W: Write>(
+        &self,
+        caller: &crate::Caller,
+        out: W,
+        components: Option<Vec<Component>>,
+    ) -> Result<WriteSummary> {
+        crate::authz::authorize(caller, crate::authz::Action::Backup)?;
+        let mac_key = self.backup_mac_key()?;
+        let opts = BackupOptions { components, taken: "online" };
+        let (_, summary) = write_backup(self.store.as_ref(), out, &opts, Some(&mac_key))?;
+        self.record(
+            AuditEntry {
+                at: now(),
+                actor: caller.id.clone(),
+                action: "backup completed".into(),
+                target: String::new(),
+                outcome: "ok".into(),
+                detail: format!(
+                    "{} records, {} bytes, consistent at change {}",
+                    summary.records, summary.bytes, summary.manifest.change_seq
+                ),
+            },
+            keyward_store::AuditDurability::Wait,
+        )?;
+        Ok(summary)
+    }
+}

@@ -1,0 +1,299 @@
+//! `keyward backup create|verify` and `keyward restore`.
+//!
+//! A backup file is written under a temporary name beside its destination, fsynced, read back
+//! and checked in full, and only then renamed into place: a killed or failed backup never leaves
+//! a file under the name the operator asked for.
+
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use keyward_seal::{ShareFile, StartupSecret};
+use keyward_service::backup::{self, BackupOptions, RestoreMode, RestoreOptions};
+use keyward_store::{DataDir, Store};
+use keyward_types::Component;
+use serde_json::{Value, json};
+
+use crate::cli::{BackupCmd, Format, Global, RestoreArgs, SecretArgs};
+use crate::local;
+use crate::output::{print_json, print_object};
+
+fn parse_components(names: &[String]) -> anyhow::Result<Option<Vec<Component>>> {
+    if names.is_empty() {
+        return Ok(None);
+    }
+    names
+        .iter()
+        .map(|n| n.trim().parse::<Component>().map_err(anyhow::Error::from))
+        .collect::<anyhow::Result<_>>()
+        .map(Some)
+}
+
+/// The startup secret given by flags, if any.
+pub fn startup_secret(args: &SecretArgs) -> anyhow::Result<Option<StartupSecret>> {
+    if let Some(p) = &args.passphrase_file {
+        return Ok(Some(StartupSecret::Passphrase(local::read_passphrase(p)?)));
+    }
+    if let Some(k) = &args.key_file {
+        return Ok(Some(StartupSecret::KeyFile(local::read_secret_file(k, "key file")?)));
+    }
+    let mut texts = Vec::new();
+    for p in &args.share_file {
+        texts.push((p.clone(), local::read_secret_file(p, "share file")?));
+    }
+    if let Some(d) = &args.shares_dir {
+        for (i, t) in local::read_shares_dir(d)?.into_iter().enumerate() {
+            texts.push((d.join(format!("#{}", i + 1)), t));
+        }
+    }
+    if texts.is_empty() {
+        return Ok(None);
+    }
+    let shares = texts
+        .iter()
+        .map(|(p, t)| {
+            let text = std::str::from_utf8(t.expose()).with_context(|| format!("{} is not text", p.display()))?;
+            ShareFile::parse(text).with_context(|| format!("{} is not a Keyward share", p.display()))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Some(StartupSecret::Shares(shares)))
+}
+
+fn partial_path(out: &Path) -> PathBuf {
+    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "backup".into());
+    out.with_file_name(format!(".{name}.partial-{}", std::process::id()))
+}
+
+fn sync_parent(path: &Path) {
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if let Ok(d) = std::fs::File::open(parent) {
+        let _ = d.sync_all();
+    }
+}
+
+pub async fn backup(global: &Global, cmd: BackupCmd) -> anyhow::Result<()> {
+    match cmd {
+        BackupCmd::Create { out, components, data_dir, secret } => {
+            let components = parse_components(&components)?;
+            if out.exists() {
+                bail!("{} already exists: choose a new file name (a backup never overwrites another)", out.display());
+            }
+            let tmp = partial_path(&out);
+            let result = create(global, &out, &tmp, components, data_dir, &secret).await;
+            if result.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            let summary = result?;
+            report_created(global.format, &out, &summary);
+            Ok(())
+        }
+        BackupCmd::Verify { file, secret } => {
+            let secret = startup_secret(&secret)?;
+            let f = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+            let report = backup::verify_archive(BufReader::new(f), secret.as_ref())?;
+            report_verified(global.format, &file, &report)
+        }
+    }
+}
+
+async fn create(
+    global: &Global,
+    out: &Path,
+    tmp: &Path,
+    components: Option<Vec<Component>>,
+    data_dir: Option<PathBuf>,
+    secret: &SecretArgs,
+) -> anyhow::Result<keyward_backup::ReadSummary> {
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(tmp)
+        .with_context(|| format!("cannot create {}", tmp.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(tmp, std::fs::Permissions::from_mode(0o600));
+    }
+    let mut writer = BufWriter::new(file);
+    match data_dir {
+        Some(dir) => {
+            let data = DataDir::new(&dir);
+            if !data.is_initialized() {
+                bail!("{} holds no Keyward node", dir.display());
+            }
+            let (_lock, store) = local::open_store(&data, "backup")?;
+            let mac_key = match startup_secret(secret)? {
+                Some(s) => {
+                    let json = store.seal_config()?.context("the node has no seal configuration")?;
+                    let config = keyward_seal::SealConfig::from_json(&json)?;
+                    let master = keyward_seal::unseal(&config, &s).context("cannot authenticate the backup")?;
+                    Some(master.derive(backup::MANIFEST_MAC_INFO)?)
+                }
+                None => None,
+            };
+            let opts = BackupOptions { components: components.clone(), taken: "offline" };
+            backup::write_backup(store.as_ref(), &mut writer, &opts, mac_key.as_ref())?;
+            store.close();
+        }
+        None => {
+            let c = crate::client_cmds::client(global)?;
+            let body =
+                json!({"components": components.as_ref().map(|cs| cs.iter().map(|c| c.as_str()).collect::<Vec<_>>())});
+            c.download("/v1/sys/backup", &body, &mut writer).await?;
+        }
+    }
+    let file = writer.into_inner().map_err(|e| e.into_error()).context("cannot write the backup")?;
+    file.sync_all().context("cannot fsync the backup")?;
+    drop(file);
+    // Read it all back before giving it the real name.
+    let check = std::fs::File::open(tmp).context("cannot reopen the backup")?;
+    let summary = keyward_backup::ArchiveReader::new(BufReader::new(check))
+        .read(|_, _| Ok(()))
+        .context("the backup failed its check after writing; nothing was kept")?;
+    std::fs::rename(tmp, out).with_context(|| format!("cannot rename the backup to {}", out.display()))?;
+    sync_parent(out);
+    Ok(summary)
+}
+
+fn components_json(m: &keyward_backup::Manifest) -> Value {
+    Value::Object(m.components.iter().map(|c| (c.name.clone(), json!(c.records))).collect())
+}
+
+fn report_created(format: Format, out: &Path, s: &keyward_backup::ReadSummary) {
+    let m = &s.manifest;
+    let v = json!({
+        "file": out,
+        "bytes": s.bytes,
+        "records": m.record_count(),
+        "components": components_json(m),
+        "change_seq": m.change_seq,
+        "taken": m.taken,
+        "authenticated": m.authenticated,
+        "server": format!("{} ({})", m.identity.server_name, m.identity.server_id),
+        "created_at": m.created_at,
+    });
+    print_object(format, &v);
+    if format == Format::Table && !m.authenticated {
+        println!("warning: taken offline without the startup secret, so the manifest is not authenticated");
+    }
+}
+
+fn report_verified(format: Format, file: &Path, r: &backup::VerifyReport) -> anyhow::Result<()> {
+    let m = &r.manifest;
+    let ok = r.problems.is_empty();
+    let v = json!({
+        "file": file,
+        "ok": ok,
+        "bytes": r.bytes,
+        "components": components_json(m),
+        "complete": m.complete,
+        "change_seq": m.change_seq,
+        "created_at": m.created_at,
+        "server": format!("{} ({})", m.identity.server_name, m.identity.server_id),
+        "organization": m.identity.organization,
+        "with_secret": r.with_secret,
+        "authenticated": m.authenticated,
+        "keys_decrypted": r.keys_decrypted,
+        "round_trips": r.round_trips,
+        "problems": r.problems,
+        "warnings": r.warnings,
+    });
+    if format == Format::Json {
+        print_json(&v);
+    } else {
+        println!(
+            "{}: structure, checksums and counts verified ({} bytes, {} records)",
+            file.display(),
+            r.bytes,
+            m.record_count()
+        );
+        if r.with_secret {
+            println!("with the secret: {} key versions decrypted, {} round trips", r.keys_decrypted, r.round_trips);
+        } else {
+            println!(
+                "without the secret: key material not checked (give --passphrase-file, --key-file or --shares-dir)"
+            );
+        }
+        for w in &r.warnings {
+            println!("warning: {w}");
+        }
+        for p in &r.problems {
+            println!("DEFECT: {p}");
+        }
+        println!("{}", if ok { "OK" } else { "FAILED" });
+    }
+    if ok { Ok(()) } else { Err(crate::Exit(1).into()) }
+}
+
+pub fn restore(global: &Global, args: RestoreArgs) -> anyhow::Result<()> {
+    let components = parse_components(&args.components)?;
+    let dir = DataDir::new(&args.data_dir);
+    let _lock = dir.lock("restore")?;
+    dir.clean_abandoned_restores();
+    let mode = if args.erase { RestoreMode::Erase } else { RestoreMode::Fresh };
+    let opts = RestoreOptions { mode, components, dry_run: args.dry_run };
+    let report = backup::restore_archive(&dir, &args.file, &opts)?;
+    if !args.dry_run {
+        let store = keyward_store::SqliteStore::open(&dir.db_path(), keyward_service::audit_chain_hash)?;
+        store.audit(
+            keyward_store::AuditEntry {
+                at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+                actor: "local".into(),
+                action: "restore".into(),
+                target: report.server_id.clone(),
+                outcome: "ok".into(),
+                detail: format!(
+                    "from {} ({} mode), incarnation {}",
+                    args.file.display(),
+                    if args.erase { "erase" } else { "fresh" },
+                    report.incarnation
+                ),
+            },
+            keyward_store::AuditDurability::Wait,
+        )?;
+        store.close();
+    }
+    let v = json!({
+        "dry_run": report.dry_run,
+        "data_dir": args.data_dir,
+        "server_id": report.server_id,
+        "server_name": report.server_name,
+        "incarnation": report.incarnation,
+        "restored": Value::Object(report.restored.iter().map(|(c, n)| (c.clone(), json!(n))).collect()),
+        "keys_added": report.keys_added,
+        "keys_removed": report.keys_removed,
+        "keys_replaced": report.keys_replaced.len(),
+        "kept_old_store": report.kept_old_store,
+    });
+    if global.format == Format::Json {
+        print_json(&v);
+        return Ok(());
+    }
+    let verb = if report.dry_run { "Would restore" } else { "Restored" };
+    println!(
+        "{verb} {} into {}: node {} ({}), incarnation {}",
+        args.file.display(),
+        args.data_dir.display(),
+        report.server_name,
+        report.server_id,
+        report.incarnation
+    );
+    for (c, n) in &report.restored {
+        println!("  {c}: {n} records from the backup");
+    }
+    let list = |v: &Vec<String>| if v.is_empty() { "none".to_owned() } else { v.join(", ") };
+    println!("  keys added: {}", list(&report.keys_added));
+    println!("  keys removed: {}", list(&report.keys_removed));
+    println!("  keys replaced by their backed-up state: {}", report.keys_replaced.len());
+    if report.dry_run {
+        println!("Nothing was changed (--dry-run).");
+    } else {
+        if let Some(old) = &report.kept_old_store {
+            println!("The previous store is kept at {}.", old.display());
+        }
+        println!(
+            "Start the server; it is sealed and opens with the startup secret that was in force when the backup was taken."
+        );
+    }
+    Ok(())
+}
