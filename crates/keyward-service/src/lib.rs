@@ -29,7 +29,7 @@ pub use error::Error;
 pub use init::{InitOptions, InitOutcome, initialize};
 pub use keys::{CreateKey, KeyInfo, ListKeys, VersionInfo};
 pub use seal_ops::{SealStatus, UnsealInput};
-pub use tokens::{NewToken, TokenInfo};
+pub use tokens::{NewToken, TokenInfo, bootstrap_token};
 
 use keyward_crypto::LoadedKey;
 use keyward_seal::{Keyring, MasterKey, ShareFile};

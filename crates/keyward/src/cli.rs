@@ -67,8 +67,24 @@ pub enum Command {
     Backup(BackupCmd),
     /// Restore a backup into a data directory (the server must be stopped).
     Restore(RestoreArgs),
+    /// Disaster drill: verify a backup with the secret, restore it into a scratch directory,
+    /// start a throwaway server, use keys through its API, and report recovery time and point.
+    Drill(DrillArgs),
     /// Measure a running server over HTTP.
     Bench(BenchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DrillArgs {
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub secret: SecretArgs,
+    /// Where to restore (default: a new temporary directory, removed afterwards).
+    #[arg(long)]
+    pub scratch_dir: Option<PathBuf>,
+    /// How many keys to exercise through the API.
+    #[arg(long, default_value_t = 20)]
+    pub sample: usize,
 }
 
 #[derive(Subcommand, Debug)]

@@ -7,6 +7,7 @@ mod backup_cmds;
 mod bench;
 mod cli;
 mod client_cmds;
+mod drill;
 mod local;
 mod output;
 mod server_cmd;
@@ -70,6 +71,7 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         Command::Audit(cli::AuditCmd::Verify { data_dir: None }) => client_cmds::audit_verify(&cli.global).await,
         Command::Backup(cmd) => backup_cmds::backup(&cli.global, cmd).await,
         Command::Restore(args) => backup_cmds::restore(&cli.global, args),
+        Command::Drill(args) => drill::run(&cli.global, args).await,
         Command::Bench(args) => bench::run(&cli.global, args).await,
     }
 }

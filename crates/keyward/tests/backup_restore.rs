@@ -382,3 +382,39 @@ fn kill9_during_restore_leaves_old_or_new_never_a_mix() {
     let server = node.start_unsealed();
     ok(server.cli(&node.token, &["key", "show", "k0"], None));
 }
+
+#[test]
+fn drills_report_recovery_time_and_point() {
+    let (node, backup) = node_with_backup();
+    let b = backup.display().to_string();
+    let p = node.passphrase_file().display().to_string();
+    let v = json_out(run(&["drill", &b, "--passphrase-file", &p, "--format", "json"], &[], None));
+    assert_eq!(v["ok"], true, "{v}");
+    assert!(v["rto_s"].as_f64().unwrap() > 0.0);
+    assert!(v["rpo_s"].as_f64().is_some());
+    assert_eq!(v["keys_exercised_via_api"], 3, "{v}");
+    assert_eq!(v["records"]["keys"], 6);
+    let wrong = node.path("wrong");
+    std::fs::write(&wrong, "definitely not the passphrase").unwrap();
+    let o = run(&["drill", &b, "--passphrase-file", &wrong.display().to_string()], &[], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("startup secret is wrong"), "{}", stderr(&o));
+
+    // A node sealed with shares drills with its shares directory.
+    let shares = Node::init(|dir| {
+        vec![
+            "--shares".into(),
+            "3".into(),
+            "--threshold".into(),
+            "2".into(),
+            "--shares-dir".into(),
+            dir.join("shares").display().to_string(),
+        ]
+    });
+    let sd = shares.path("shares").display().to_string();
+    let out = shares.path("s.kwb").display().to_string();
+    let d = shares.data.display().to_string();
+    ok(run(&["backup", "create", "--data-dir", &d, "--out", &out, "--shares-dir", &sd], &[], None));
+    let v = json_out(run(&["drill", &out, "--shares-dir", &sd, "--format", "json"], &[], None));
+    assert_eq!(v["ok"], true, "{v}");
+}
