@@ -71,7 +71,7 @@ pub enum Error {
     Incomplete { component: String, problem: &'static str },
     #[error("the backup's manifest is not authentic: it was altered, or it belongs to another node's master key")]
     NotAuthentic,
-    #[error("cannot {doing}: {source}")]
+    #[error("cannot {doing}")]
     Io {
         doing: &'static str,
         #[source]

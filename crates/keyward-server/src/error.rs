@@ -71,12 +71,21 @@ impl From<Error> for ApiError {
             Error::Crypto(c) => crypto_status(c),
             _ => (S::INTERNAL_SERVER_ERROR, "internal"),
         };
-        let message = if status == S::INTERNAL_SERVER_ERROR {
-            tracing::error!(error = %e, "internal error");
-            format!("internal error: {e}")
-        } else {
-            e.to_string()
-        };
+        // The whole cause chain: each error's own message names one layer of what went wrong.
+        let mut message = e.to_string();
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            let text = c.to_string();
+            if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+            cause = c.source();
+        }
+        if status == S::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %message, "internal error");
+            message = format!("internal error: {message}");
+        }
         ApiError { status, code, message }
     }
 }

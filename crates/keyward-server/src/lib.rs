@@ -28,7 +28,7 @@ pub enum Error {
         "refusing to serve plain HTTP on {0}: plain HTTP is only for --dev on a loopback address; configure [tls] for anything else"
     )]
     PlainHttpNotLoopback(SocketAddr),
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         addr: SocketAddr,
         #[source]

@@ -878,10 +878,9 @@ async fn backup(
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::io::Error>>(8);
     let svc = state.service.clone();
     tokio::task::spawn_blocking(move || {
-        let mut writer = ChannelWriter { tx: tx.clone(), buf: Vec::with_capacity(256 * 1024) };
-        let result = svc.backup_online(&c, &mut writer, components).map_err(|e| e.to_string());
-        let result = result.and_then(|_| std::io::Write::flush(&mut writer).map_err(|e| e.to_string()));
-        if let Err(e) = result {
+        // The archive writer flushes its output when it finishes.
+        let writer = ChannelWriter { tx: tx.clone(), buf: Vec::with_capacity(256 * 1024) };
+        if let Err(e) = svc.backup_online(&c, writer, components) {
             tracing::warn!(error = %e, "online backup failed");
             let _ = tx.blocking_send(Err(std::io::Error::other(e)));
         }

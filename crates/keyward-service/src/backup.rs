@@ -197,7 +197,7 @@ impl BackupOptions {
 
 /// Writes a backup of `store` at one consistent instant to `out`. With `mac_key` (derived from
 /// the master key) the manifest is authenticated.
-pub fn write_backup<W: Write>(
+pub fn write_backup<W: Write + Send + 'static>(
     store: &dyn Store,
     out: W,
     opts: &BackupOptions,
@@ -448,11 +448,7 @@ pub struct RestoreReport {
 /// the archive and swapped in with one rename; on any error the directory is as it was.
 pub fn restore_archive(dir: &DataDir, archive: &Path, opts: &RestoreOptions) -> Result<RestoreReport> {
     let io = |source| keyward_backup::Error::Io { doing: "open the backup", source };
-    // A whole checked pass before anything else, so a damaged archive is refused without so
-    // much as opening the target's store.
-    let checked =
-        ArchiveReader::new(std::io::BufReader::new(std::fs::File::open(archive).map_err(io)?)).read(|_, _| Ok(()))?;
-    let manifest = checked.manifest;
+    let manifest = keyward_backup::read_manifest(std::fs::File::open(archive).map_err(io)?)?;
     let wanted: Vec<Component> = opts.components.clone().unwrap_or_else(|| Component::ALL.to_vec());
     for c in &wanted {
         if manifest.component(c.as_str()).is_none() {
@@ -463,42 +459,30 @@ pub fn restore_archive(dir: &DataDir, archive: &Path, opts: &RestoreOptions) -> 
             return Err(Error::MissingComponent { component: c.as_str().into() });
         }
     }
-    // The live node is only read here (read-only: not a byte of it changes unless the swap
-    // happens at the very end).
-    let live = if dir.is_initialized() { Some(keyward_store::Snapshot::open_read_only(&dir.db_path())?) } else { None };
-    let live_identity = live.as_ref().map(|s| s.info().identity.clone());
-    if let (Some(id), RestoreMode::Fresh) = (&live_identity, opts.mode) {
-        return Err(Error::TargetInitialized {
-            path: dir.root().display().to_string(),
-            server_name: id.server_name.clone(),
-        });
+    if dir.is_initialized() && opts.mode == RestoreMode::Fresh {
+        return Err(Error::TargetInitialized { path: dir.root().display().to_string() });
     }
+    // The live node is read only where needed, read-only, and (for a whole-node restore) only
+    // after the archive has been read through without a fault, so a damaged archive is refused
+    // without so much as opening the target's store.
     let partial = opts.components.is_some();
+    let mut live = None;
     if partial {
-        let Some(store) = &live else {
+        if !dir.is_initialized() {
             return Err(Error::invalid(
                 "components",
                 "restoring some components needs an initialised node to keep the others from",
             ));
-        };
+        }
+        let store = keyward_store::Snapshot::open_read_only(&dir.db_path())?;
         let live_ring: Vec<Vec<u8>> = store.info().keyring.iter().map(|k| k.wrapped.clone()).collect();
         let backup_ring: Vec<Vec<u8>> =
             manifest.seal.keyring.iter().map(|k| b64("keyring entry", &k.wrapped)).collect::<Result<_>>()?;
         if live_ring != backup_ring {
             return Err(Error::ForeignKeyring);
         }
+        live = Some(store);
     }
-
-    // Key names before and after, for the report.
-    let mut live_keys: HashMap<String, String> = HashMap::new();
-    if let Some(snap) = &live {
-        snap.for_each_key(|o, _| -> Result<()> {
-            live_keys.insert(o.id, o.name);
-            Ok(())
-        })?;
-    }
-    let base_incarnation =
-        manifest.identity.incarnation.max(live_identity.as_ref().map(|i| i.incarnation).unwrap_or(0));
     let restores = |c: &str| wanted.iter().any(|w| w.as_str() == c);
 
     let tmp = dir.restore_path();
@@ -529,6 +513,20 @@ pub fn restore_archive(dir: &DataDir, archive: &Path, opts: &RestoreOptions) -> 
         };
         result.map_err(|e| keyward_backup::Error::Encode(e.to_string()))
     })?;
+
+    if live.is_none() && dir.is_initialized() {
+        live = Some(keyward_store::Snapshot::open_read_only(&dir.db_path())?);
+    }
+    let live_identity = live.as_ref().map(|s| s.info().identity.clone());
+    let mut live_keys: HashMap<String, String> = HashMap::new();
+    if let Some(snap) = &live {
+        snap.for_each_key(|o, _| -> Result<()> {
+            live_keys.insert(o.id, o.name);
+            Ok(())
+        })?;
+    }
+    let base_incarnation =
+        manifest.identity.incarnation.max(live_identity.as_ref().map(|i| i.incarnation).unwrap_or(0));
 
     // Components not restored come from the live node, as they are.
     if partial && let (Some(store), Some(loader)) = (&live, loader.as_mut()) {
@@ -630,7 +628,7 @@ impl crate::Service {
     }
 
     /// An online backup: one consistent snapshot, streamed to `out` while the node keeps serving.
-    pub fn backup_online<W: Write>(
+    pub fn backup_online<W: Write + Send + 'static>(
         &self,
         caller: &crate::Caller,
         out: W,

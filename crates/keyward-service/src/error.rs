@@ -51,9 +51,9 @@ pub enum Error {
     #[error(transparent)]
     Backup(#[from] keyward_backup::Error),
     #[error(
-        "{path} already holds a node ({server_name}): pass --erase to replace it with the backup (or restore into an empty directory)"
+        "{path} already holds a node: pass --erase to replace it with the backup (or restore into an empty directory)"
     )]
-    TargetInitialized { path: String, server_name: String },
+    TargetInitialized { path: String },
     #[error(
         "the backup holds only some components ({present}); a whole-node restore needs a full backup, or choose components with --components"
     )]

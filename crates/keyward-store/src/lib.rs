@@ -37,7 +37,7 @@ pub enum Error {
     NewerSchema { found: u32, supported: u32 },
     #[error("the disk is full: the write was not made. Free space on the data directory's filesystem and retry")]
     DiskFull,
-    #[error("database error while {doing}: {source}")]
+    #[error("database error while {doing}")]
     Database {
         doing: &'static str,
         #[source]
@@ -51,7 +51,7 @@ pub enum Error {
         "the data directory {path} is in use by another keyward process ({holder}); stop it first, or use another --data-dir"
     )]
     Locked { path: String, holder: String },
-    #[error("cannot use the data directory {path}: {source}")]
+    #[error("cannot use the data directory {path}")]
     Io {
         path: String,
         #[source]

@@ -6,12 +6,12 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 
 use crate::rows::*;
 use crate::sqlite::{
     OBJECT_COLUMNS, hash32, object_row, open_connection, read_components, read_identity, read_keyring,
-    read_schema_version, read_seal_config, token_row, version_row,
+    read_schema_version, read_seal_config, token_row,
 };
 use crate::{Error, Result, db};
 
@@ -83,30 +83,46 @@ impl Snapshot {
         Ok(())
     }
 
-    /// Every object, each followed by its versions.
+    /// Every object, each followed by its versions: one ordered join, not a query per key.
     pub fn for_each_key<E: From<Error>>(
         &self,
         mut f: impl FnMut(ObjectRow, Vec<KeyVersionRow>) -> Result<(), E>,
     ) -> Result<(), E> {
-        let mut objects = self
+        let columns: String = OBJECT_COLUMNS.split(", ").map(|c| format!("o.{c}")).collect::<Vec<_>>().join(", ");
+        let mut stmt = self
             .conn
-            .prepare(&format!("SELECT {OBJECT_COLUMNS} FROM objects ORDER BY id"))
+            .prepare(&format!(
+                "SELECT {columns}, v.object_id, v.version, v.material, v.public_key, v.created_at
+                 FROM objects o LEFT JOIN key_versions v ON v.object_id = o.id
+                 ORDER BY o.id, v.version"
+            ))
             .map_err(db("reading keys"))?;
-        let mut versions = self
-            .conn
-            .prepare(
-                "SELECT object_id, version, material, public_key, created_at FROM key_versions
-                 WHERE object_id = ?1 ORDER BY version",
-            )
-            .map_err(db("reading keys"))?;
-        let rows = objects.query_map([], object_row).map_err(db("reading keys"))?;
-        for row in rows {
-            let object = row.map_err(db("reading keys"))?;
-            let vs = versions
-                .query_map(params![object.id], version_row)
-                .and_then(|it| it.collect::<rusqlite::Result<Vec<_>>>())
-                .map_err(db("reading keys"))?;
-            f(object, vs)?;
+        let mut rows = stmt.query([]).map_err(db("reading keys"))?;
+        let mut current: Option<(ObjectRow, Vec<KeyVersionRow>)> = None;
+        while let Some(row) = rows.next().map_err(db("reading keys"))? {
+            let object = object_row(row).map_err(db("reading keys"))?;
+            let version = match row.get::<_, Option<String>>(13).map_err(db("reading keys"))? {
+                Some(object_id) => Some(KeyVersionRow {
+                    object_id,
+                    version: row.get(14).map_err(db("reading keys"))?,
+                    material: row.get(15).map_err(db("reading keys"))?,
+                    public_key: row.get(16).map_err(db("reading keys"))?,
+                    created_at: row.get(17).map_err(db("reading keys"))?,
+                }),
+                None => None,
+            };
+            match &mut current {
+                Some((o, versions)) if o.id == object.id => versions.extend(version),
+                _ => {
+                    if let Some((o, versions)) = current.take() {
+                        f(o, versions)?;
+                    }
+                    current = Some((object, version.into_iter().collect()));
+                }
+            }
+        }
+        if let Some((o, versions)) = current {
+            f(o, versions)?;
         }
         Ok(())
     }

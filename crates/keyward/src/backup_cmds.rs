@@ -114,8 +114,8 @@ async fn create(
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(tmp, std::fs::Permissions::from_mode(0o600));
     }
-    let mut writer = BufWriter::new(file);
-    match data_dir {
+    let writer = BufWriter::new(file);
+    let writer = match data_dir {
         Some(dir) => {
             let data = DataDir::new(&dir);
             if !data.is_initialized() {
@@ -132,23 +132,26 @@ async fn create(
                 None => None,
             };
             let opts = BackupOptions { components: components.clone(), taken: "offline" };
-            backup::write_backup(store.as_ref(), &mut writer, &opts, mac_key.as_ref())?;
+            let (writer, _) = backup::write_backup(store.as_ref(), writer, &opts, mac_key.as_ref())?;
             store.close();
+            writer
         }
         None => {
+            let mut writer = writer;
             let c = crate::client_cmds::client(global)?;
             let body =
                 json!({"components": components.as_ref().map(|cs| cs.iter().map(|c| c.as_str()).collect::<Vec<_>>())});
             c.download("/v1/sys/backup", &body, &mut writer).await?;
+            writer
         }
-    }
+    };
     let file = writer.into_inner().map_err(|e| e.into_error()).context("cannot write the backup")?;
     file.sync_all().context("cannot fsync the backup")?;
     drop(file);
     // Read it all back before giving it the real name.
     let check = std::fs::File::open(tmp).context("cannot reopen the backup")?;
     let summary = keyward_backup::ArchiveReader::new(BufReader::new(check))
-        .read(|_, _| Ok(()))
+        .check()
         .context("the backup failed its check after writing; nothing was kept")?;
     std::fs::rename(tmp, out).with_context(|| format!("cannot rename the backup to {}", out.display()))?;
     sync_parent(out);
