@@ -74,6 +74,9 @@ struct Section {
     offset: u64,
 }
 
+/// What receives each record as it is read.
+type Visitor<'a> = dyn FnMut(&str, Record) -> Result<()> + 'a;
+
 pub struct ArchiveReader<R: Read> {
     input: Hashing<R>,
 }
@@ -133,7 +136,7 @@ impl<R: Read> ArchiveReader<R> {
         self.read_inner(None)
     }
 
-    fn read_inner(mut self, mut visit: Option<&mut dyn FnMut(&str, Record) -> Result<()>>) -> Result<ReadSummary> {
+    fn read_inner(mut self, mut visit: Option<&mut Visitor<'_>>) -> Result<ReadSummary> {
         let mut header = [0u8; HEADER_LEN];
         self.input.read_exact(&mut header, || Place::Header).map_err(|e| match e {
             Error::Truncated { .. } => Error::NotAnArchive,
