@@ -17,6 +17,18 @@ pub enum Record {
     },
     /// `config`: one registered component.
     Component { name: String, schema_version: u32, installed_at: String },
+    /// `config`: a server of the organisation as this node knows it; `status` is `active` or
+    /// `retired` (then `retired_at` and `replaced_by` say when and by which server).
+    Server {
+        server_id: String,
+        organization: String,
+        site: String,
+        server_name: String,
+        status: String,
+        registered_at: String,
+        retired_at: Option<String>,
+        replaced_by: Option<String>,
+    },
     /// `keys`: a key's metadata.
     Object {
         id: String,
@@ -84,7 +96,7 @@ impl Record {
     /// The component a record belongs to.
     pub fn component(&self) -> &'static str {
         match self {
-            Record::Identity { .. } | Record::Component { .. } => "config",
+            Record::Identity { .. } | Record::Component { .. } | Record::Server { .. } => "config",
             Record::Object { .. } | Record::KeyVersion { .. } => "keys",
             Record::Token { .. } => "directory",
             Record::Audit { .. } => "audit",

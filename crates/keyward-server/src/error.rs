@@ -65,6 +65,7 @@ impl From<Error> for ApiError {
             Error::TargetInitialized { .. } => (S::CONFLICT, "target_initialized"),
             Error::PartialBackup { .. } | Error::MissingComponent { .. } => (S::BAD_REQUEST, "incomplete_backup"),
             Error::ForeignKeyring => (S::CONFLICT, "foreign_keyring"),
+            Error::ForeignOrganization { .. } => (S::CONFLICT, "foreign_organization"),
             Error::Backup(_) => (S::BAD_REQUEST, "bad_backup"),
             Error::Seal(s) => seal_status(s),
             Error::Store(s) => store_status(s),

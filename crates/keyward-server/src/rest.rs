@@ -117,7 +117,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/tokens", post(create_token).get(list_tokens))
         .route("/v1/tokens/{id}", delete(revoke_token))
         .route("/v1/audit/verify", post(audit_verify))
-        .route("/v1/sys/backup", post(backup));
+        .route("/v1/sys/backup", post(backup))
+        .route("/v1/org/servers", get(org_servers));
     Router::new()
         .route("/v1/sys/health", get(health))
         .route("/v1/sys/status", get(status))
@@ -890,4 +891,20 @@ async fn backup(
         .header(axum::http::header::CONTENT_TYPE, "application/vnd.keyward.backup")
         .body(axum::body::Body::from_stream(stream))
         .map_err(|e| ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, code: "internal", message: e.to_string() })
+}
+
+async fn org_servers(State(state): State<AppState>, c: CallerExt) -> ApiResult {
+    let c = caller(&c)?;
+    let servers = inline(&state, |svc| svc.org_servers(&c))?;
+    let rows: Vec<Value> = servers
+        .iter()
+        .map(|s| {
+            json!({
+                "server_id": s.server_id, "organization": s.organization, "site": s.site,
+                "server_name": s.server_name, "status": s.status, "registered_at": s.registered_at,
+                "retired_at": s.retired_at, "replaced_by": s.replaced_by,
+            })
+        })
+        .collect();
+    Ok(Json(json!({"servers": rows})))
 }

@@ -120,6 +120,25 @@ fn record_row(r: Record) -> Result<Row> {
         Record::Component { name, schema_version, installed_at } => {
             Row::Mutation(Mutation::PutComponent(ComponentRow { name, schema_version, installed_at }))
         }
+        Record::Server {
+            server_id,
+            organization,
+            site,
+            server_name,
+            status,
+            registered_at,
+            retired_at,
+            replaced_by,
+        } => Row::Mutation(Mutation::PutServer(keyward_store::ServerRow {
+            server_id,
+            organization,
+            site,
+            server_name,
+            status,
+            registered_at,
+            retired_at,
+            replaced_by,
+        })),
         Record::Object {
             id,
             name,
@@ -230,6 +249,18 @@ pub fn write_backup<W: Write + Send + 'static>(
                         name: comp.name.clone(),
                         schema_version: comp.schema_version,
                         installed_at: comp.installed_at.clone(),
+                    })?;
+                }
+                for server in &info.servers {
+                    put(Record::Server {
+                        server_id: server.server_id.clone(),
+                        organization: server.organization.clone(),
+                        site: server.site.clone(),
+                        server_name: server.server_name.clone(),
+                        status: server.status.clone(),
+                        registered_at: server.registered_at.clone(),
+                        retired_at: server.retired_at.clone(),
+                        replaced_by: server.replaced_by.clone(),
                     })?;
                 }
             }
@@ -416,6 +447,8 @@ pub enum RestoreMode {
     Fresh,
     /// Replace whatever the directory holds.
     Erase,
+    /// Add what is missing locally, keep what is newer locally, report every conflict.
+    Merge,
 }
 
 #[derive(Debug, Clone)]
@@ -424,7 +457,18 @@ pub struct RestoreOptions {
     /// `None`: the whole node. Otherwise only these components come from the backup; the
     /// others stay as the live node has them.
     pub components: Option<Vec<Component>>,
+    /// Restore the backup as another server: a new server id under this name, and the old
+    /// identity retired in the organisation.
+    pub destination: Option<String>,
     pub dry_run: bool,
+}
+
+/// A key present on both sides of a merge, with different content, and what was kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    pub object_id: String,
+    pub name: String,
+    pub resolution: String,
 }
 
 /// What a restore did, or (with `dry_run`) would do.
@@ -439,8 +483,23 @@ pub struct RestoreReport {
     pub keys_added: Vec<String>,
     pub keys_removed: Vec<String>,
     pub keys_replaced: Vec<String>,
+    pub conflicts: Vec<Conflict>,
+    /// The identity a `--destination` restore retired.
+    pub retired_server: Option<String>,
     pub kept_old_store: Option<PathBuf>,
     pub dry_run: bool,
+}
+
+/// Merge decisions, made while the archive streams by.
+#[derive(Default)]
+struct Merge {
+    live: HashMap<String, ObjectRow>,
+    live_names: HashMap<String, String>,
+    live_tokens: std::collections::HashSet<String>,
+    live_servers: std::collections::HashSet<String>,
+    /// Objects whose backup versions are to be written.
+    take_versions: std::collections::HashSet<String>,
+    skipped_audit: u64,
 }
 
 /// Restores the archive at `archive` into the data directory. The caller holds the
@@ -449,32 +508,48 @@ pub struct RestoreReport {
 pub fn restore_archive(dir: &DataDir, archive: &Path, opts: &RestoreOptions) -> Result<RestoreReport> {
     let io = |source| keyward_backup::Error::Io { doing: "open the backup", source };
     let manifest = keyward_backup::read_manifest(std::fs::File::open(archive).map_err(io)?)?;
+    let merge = opts.mode == RestoreMode::Merge;
     let wanted: Vec<Component> = opts.components.clone().unwrap_or_else(|| Component::ALL.to_vec());
     for c in &wanted {
         if manifest.component(c.as_str()).is_none() {
-            if opts.components.is_none() {
+            if opts.components.is_none() && !merge {
                 let present = manifest.components.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ");
                 return Err(Error::PartialBackup { present });
             }
-            return Err(Error::MissingComponent { component: c.as_str().into() });
+            if opts.components.is_some() {
+                return Err(Error::MissingComponent { component: c.as_str().into() });
+            }
         }
     }
     if dir.is_initialized() && opts.mode == RestoreMode::Fresh {
         return Err(Error::TargetInitialized { path: dir.root().display().to_string() });
+    }
+    if merge && opts.destination.is_some() {
+        return Err(Error::invalid(
+            "destination",
+            "a merge keeps the local node's identity; restore with --erase to change it",
+        ));
     }
     // The live node is read only where needed, read-only, and (for a whole-node restore) only
     // after the archive has been read through without a fault, so a damaged archive is refused
     // without so much as opening the target's store.
     let partial = opts.components.is_some();
     let mut live = None;
-    if partial {
+    if partial || merge {
         if !dir.is_initialized() {
             return Err(Error::invalid(
-                "components",
-                "restoring some components needs an initialised node to keep the others from",
+                "mode",
+                "--merge and --components need an initialised node to keep the rest from; restore into it without them",
             ));
         }
         let store = keyward_store::Snapshot::open_read_only(&dir.db_path())?;
+        let local = &store.info().identity;
+        if local.organization != manifest.identity.organization {
+            return Err(Error::ForeignOrganization {
+                backup: manifest.identity.organization.clone(),
+                local: local.organization.clone(),
+            });
+        }
         let live_ring: Vec<Vec<u8>> = store.info().keyring.iter().map(|k| k.wrapped.clone()).collect();
         let backup_ring: Vec<Vec<u8>> =
             manifest.seal.keyring.iter().map(|k| b64("keyring entry", &k.wrapped)).collect::<Result<_>>()?;
@@ -483,15 +558,36 @@ pub fn restore_archive(dir: &DataDir, archive: &Path, opts: &RestoreOptions) -> 
         }
         live = Some(store);
     }
-    let restores = |c: &str| wanted.iter().any(|w| w.as_str() == c);
 
+    let mut m = Merge::default();
+    if merge && let Some(snap) = &live {
+        snap.for_each_key(|o, _| -> Result<()> {
+            m.live_names.insert(o.name.clone(), o.id.clone());
+            m.live.insert(o.id.clone(), o);
+            Ok(())
+        })?;
+        snap.for_each_token(|t| -> Result<()> {
+            m.live_tokens.insert(t.id);
+            Ok(())
+        })?;
+        m.live_servers = snap.info().servers.iter().map(|s| s.server_id.clone()).collect();
+    }
+
+    let restores = |c: &str| wanted.iter().any(|w| w.as_str() == c);
     let tmp = dir.restore_path();
     let mut loader = if opts.dry_run { None } else { Some(RestoreLoader::create(&tmp)?) };
+    // A merge starts from everything the live node has; the backup only adds.
+    if merge && let (Some(snap), Some(loader)) = (&live, loader.as_mut()) {
+        let mut ignored = None;
+        copy_live_components(snap, loader, &[], &mut ignored)?;
+    }
     let mut report = RestoreReport { dry_run: opts.dry_run, change_seq: manifest.change_seq, ..Default::default() };
     let mut counts: HashMap<String, u64> = HashMap::new();
     let mut backup_keys: HashMap<String, String> = HashMap::new();
     let mut identity: Option<IdentityRow> = None;
+    let mut backup_servers: Vec<keyward_store::ServerRow> = Vec::new();
     let file = std::fs::File::open(archive).map_err(io)?;
+    let encode = |e: Error| keyward_backup::Error::Encode(e.to_string());
     ArchiveReader::new(std::io::BufReader::new(file)).read(|component, record| {
         if !restores(component) {
             return Ok(());
@@ -500,18 +596,41 @@ pub fn restore_archive(dir: &DataDir, archive: &Path, opts: &RestoreOptions) -> 
         if let Record::Object { id, name, .. } = &record {
             backup_keys.insert(id.clone(), name.clone());
         }
-        let row = record_row(record).map_err(|e| keyward_backup::Error::Encode(e.to_string()))?;
-        if let Row::Identity(i) = row {
-            identity = Some(i);
-            return Ok(());
-        }
+        let row = record_row(record).map_err(encode)?;
+        let row = match row {
+            Row::Identity(i) => {
+                identity = Some(i);
+                return Ok(());
+            }
+            Row::Mutation(Mutation::PutServer(v)) => {
+                backup_servers.push(v.clone());
+                if merge && m.live_servers.contains(&v.server_id) {
+                    return Ok(());
+                }
+                Row::Mutation(Mutation::PutServer(v))
+            }
+            Row::Mutation(Mutation::InsertObject(o)) if merge => match merge_object(&mut m, &mut report, o) {
+                Some(mutation) => Row::Mutation(mutation),
+                None => return Ok(()),
+            },
+            Row::Mutation(Mutation::PutKeyVersion(v)) if merge && !m.take_versions.contains(&v.object_id) => {
+                return Ok(());
+            }
+            Row::Mutation(Mutation::PutToken(t)) if merge && m.live_tokens.contains(&t.id) => return Ok(()),
+            Row::Mutation(Mutation::PutComponent(_)) if merge => return Ok(()),
+            Row::Audit(_) if merge => {
+                m.skipped_audit += 1;
+                return Ok(());
+            }
+            other => other,
+        };
         let Some(loader) = loader.as_mut() else { return Ok(()) };
-        let result = match row {
-            Row::Identity(_) => Ok(()),
+        match row {
             Row::Mutation(m) => loader.put(&m),
             Row::Audit(a) => loader.put_audit(&a),
-        };
-        result.map_err(|e| keyward_backup::Error::Encode(e.to_string()))
+            Row::Identity(_) => Ok(()),
+        }
+        .map_err(|e| encode(e.into()))
     })?;
 
     if live.is_none() && dir.is_initialized() {
@@ -529,21 +648,70 @@ pub fn restore_archive(dir: &DataDir, archive: &Path, opts: &RestoreOptions) -> 
         manifest.identity.incarnation.max(live_identity.as_ref().map(|i| i.incarnation).unwrap_or(0));
 
     // Components not restored come from the live node, as they are.
-    if partial && let (Some(store), Some(loader)) = (&live, loader.as_mut()) {
+    if partial
+        && !merge
+        && let (Some(store), Some(loader)) = (&live, loader.as_mut())
+    {
         copy_live_components(store, loader, &wanted, &mut identity)?;
     }
-    let mut identity = match identity.or(live_identity.clone()) {
-        Some(i) => i,
-        None => return Err(corrupt("the backup holds no node identity")),
+    let mut identity = match (merge, identity, live_identity.clone()) {
+        (true, _, Some(local)) => local,
+        (false, Some(i), _) | (false, None, Some(i)) => i,
+        _ => return Err(corrupt("the backup holds no node identity")),
     };
     identity.incarnation = base_incarnation + 1;
+    let mut servers: Vec<keyward_store::ServerRow> = Vec::new();
+    let now_at = now();
+    if let Some(dest) = &opts.destination {
+        let old_id = identity.server_id.clone();
+        let new_id = keyward_types::Id::new().to_string();
+        let retired = backup_servers.iter().find(|s| s.server_id == old_id).cloned().unwrap_or_else(|| {
+            keyward_store::ServerRow {
+                server_id: old_id.clone(),
+                organization: identity.organization.clone(),
+                site: identity.site.clone(),
+                server_name: identity.server_name.clone(),
+                status: "active".into(),
+                registered_at: identity.created_at.clone(),
+                retired_at: None,
+                replaced_by: None,
+            }
+        });
+        servers.push(keyward_store::ServerRow {
+            status: "retired".into(),
+            retired_at: Some(now_at.clone()),
+            replaced_by: Some(new_id.clone()),
+            ..retired
+        });
+        report.retired_server = Some(format!("{} ({old_id})", identity.server_name));
+        identity.server_id = new_id;
+        identity.server_name = dest.clone();
+        identity.created_at = now_at.clone();
+    }
+    if !merge && restores("config") {
+        // This node is an active member of its organisation under its (possibly new) identity.
+        servers.push(keyward_store::ServerRow {
+            server_id: identity.server_id.clone(),
+            organization: identity.organization.clone(),
+            site: identity.site.clone(),
+            server_name: identity.server_name.clone(),
+            status: "active".into(),
+            registered_at: backup_servers
+                .iter()
+                .find(|s| s.server_id == identity.server_id)
+                .map(|s| s.registered_at.clone())
+                .unwrap_or_else(|| now_at.clone()),
+            retired_at: None,
+            replaced_by: None,
+        });
+    }
     report.server_id = identity.server_id.clone();
     report.server_name = identity.server_name.clone();
     report.incarnation = identity.incarnation;
     for c in &wanted {
         report.restored.push((c.as_str().into(), counts.get(c.as_str()).copied().unwrap_or(0)));
     }
-    if restores("keys") {
+    if restores("keys") && !merge {
         for (id, name) in &backup_keys {
             match live_keys.get(id) {
                 Some(_) => report.keys_replaced.push(name.clone()),
@@ -555,13 +723,26 @@ pub fn restore_archive(dir: &DataDir, archive: &Path, opts: &RestoreOptions) -> 
                 report.keys_removed.push(name.clone());
             }
         }
-        for v in [&mut report.keys_added, &mut report.keys_removed, &mut report.keys_replaced] {
-            v.sort();
-        }
+    }
+    for v in [&mut report.keys_added, &mut report.keys_removed, &mut report.keys_replaced] {
+        v.sort();
+    }
+    if merge && m.skipped_audit > 0 {
+        report.conflicts.push(Conflict {
+            object_id: String::new(),
+            name: "audit".into(),
+            resolution: format!(
+                "kept the local audit chain; the backup's {} audit records stay in the backup (chains cannot be merged)",
+                m.skipped_audit
+            ),
+        });
     }
     let Some(mut loader) = loader else { return Ok(report) };
     loader.put(&Mutation::SetIdentity(identity))?;
-    if !partial {
+    for s in servers {
+        loader.put(&Mutation::PutServer(s))?;
+    }
+    if !partial && !merge {
         loader.put(&Mutation::SetSeal { config: manifest.seal.config.to_string() })?;
         for k in &manifest.seal.keyring {
             loader.put(&Mutation::PutKeyring(KeyringRow {
@@ -573,11 +754,58 @@ pub fn restore_archive(dir: &DataDir, archive: &Path, opts: &RestoreOptions) -> 
     }
     let change_seq = manifest.change_seq.max(live.as_ref().map(|s| s.info().change_seq).unwrap_or(0));
     let components = wanted.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(",");
-    loader
-        .finish(change_seq, &format!("restored {components} from a backup taken at change {}", manifest.change_seq))?;
+    let how = match opts.mode {
+        RestoreMode::Merge => "merged",
+        _ => "restored",
+    };
+    loader.finish(change_seq, &format!("{how} {components} from a backup taken at change {}", manifest.change_seq))?;
     drop(live);
     report.kept_old_store = dir.install(&tmp)?;
     Ok(report)
+}
+
+/// Decides what a merge does with one backed-up key.
+fn merge_object(m: &mut Merge, report: &mut RestoreReport, o: ObjectRow) -> Option<Mutation> {
+    match m.live.get(&o.id) {
+        None => {
+            if let Some(other) = m.live_names.get(&o.name) {
+                report.conflicts.push(Conflict {
+                    object_id: o.id.clone(),
+                    name: o.name.clone(),
+                    resolution: format!("not added: the name is taken locally by key {other}"),
+                });
+                return None;
+            }
+            report.keys_added.push(o.name.clone());
+            m.take_versions.insert(o.id.clone());
+            Some(Mutation::InsertObject(o))
+        }
+        Some(local) if *local == o => None,
+        Some(local) if local.updated_at >= o.updated_at => {
+            report.conflicts.push(Conflict {
+                object_id: o.id.clone(),
+                name: o.name.clone(),
+                resolution: format!(
+                    "kept the local state (changed {}, the backup's {})",
+                    local.updated_at, o.updated_at
+                ),
+            });
+            None
+        }
+        Some(local) => {
+            report.conflicts.push(Conflict {
+                object_id: o.id.clone(),
+                name: o.name.clone(),
+                resolution: format!(
+                    "took the backup's newer state (changed {}, local {})",
+                    o.updated_at, local.updated_at
+                ),
+            });
+            report.keys_replaced.push(o.name.clone());
+            m.take_versions.insert(o.id.clone());
+            Some(Mutation::UpdateObject(o))
+        }
+    }
 }
 
 /// Copies the components that are not being restored from the live store into the new one.
@@ -601,6 +829,9 @@ fn copy_live_components(
                 *identity = Some(info.identity.clone());
                 for comp in &info.components {
                     loader.put(&Mutation::PutComponent(comp.clone()))?;
+                }
+                for server in &info.servers {
+                    loader.put(&Mutation::PutServer(server.clone()))?;
                 }
             }
             Component::Directory => {

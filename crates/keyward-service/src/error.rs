@@ -64,6 +64,10 @@ pub enum Error {
         "the backup's keys are sealed under another master key than this node's: restore it with --erase (the backup's own startup secret then unseals the node), not by component"
     )]
     ForeignKeyring,
+    #[error(
+        "the backup belongs to organisation {backup:?}, this node to {local:?}: a merge or partial restore across organisations is refused"
+    )]
+    ForeignOrganization { backup: String, local: String },
 }
 
 impl Error {

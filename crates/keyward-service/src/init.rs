@@ -62,6 +62,16 @@ pub fn initialize(store: &dyn Store, opts: InitOptions) -> Result<InitOutcome> {
             installed_at: created_at.clone(),
         }));
     }
+    batch.push(Mutation::PutServer(keyward_store::ServerRow {
+        server_id: identity.server_id.clone(),
+        organization: identity.organization.clone(),
+        site: identity.site.clone(),
+        server_name: identity.server_name.clone(),
+        status: "active".into(),
+        registered_at: created_at.clone(),
+        retired_at: None,
+        replaced_by: None,
+    }));
     batch.push(Mutation::PutToken(root_row));
     store.commit(batch)?;
     store.audit(

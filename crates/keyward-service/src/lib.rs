@@ -199,6 +199,12 @@ impl Service {
         }
     }
 
+    /// The organisation's servers as this node knows them.
+    pub fn org_servers(&self, caller: &Caller) -> Result<Vec<keyward_store::ServerRow>> {
+        authz::authorize(caller, authz::Action::ListKeys)?;
+        Ok(self.store.servers()?)
+    }
+
     /// The keyring, or `Sealed`.
     fn keyring(&self) -> Result<Arc<Keyring>> {
         match self.seal.read().as_deref() {

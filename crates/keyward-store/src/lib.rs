@@ -99,6 +99,8 @@ pub trait Store: Send + Sync + 'static {
     fn seal_config(&self) -> Result<Option<String>>;
     fn keyring(&self) -> Result<Vec<KeyringRow>>;
     fn components(&self) -> Result<Vec<ComponentRow>>;
+    /// The organisation's servers as this node knows them.
+    fn servers(&self) -> Result<Vec<ServerRow>>;
 
     fn object(&self, id: &str) -> Result<Option<ObjectRow>>;
     fn object_by_name(&self, name: &str) -> Result<Option<ObjectRow>>;

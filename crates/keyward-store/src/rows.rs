@@ -104,6 +104,22 @@ pub struct KeyringRow {
     pub created_at: String,
 }
 
+/// A server of the organisation, as this node knows it. A restore onto another server
+/// retires the old entry so no list shows a ghost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerRow {
+    pub server_id: String,
+    pub organization: String,
+    pub site: String,
+    pub server_name: String,
+    /// "active" or "retired".
+    pub status: String,
+    pub registered_at: String,
+    pub retired_at: Option<String>,
+    /// The server that took over a retired one's identity.
+    pub replaced_by: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ComponentRow {
     pub name: String,
@@ -130,6 +146,7 @@ pub enum Mutation {
     PutKeyring(KeyringRow),
     SetIdentity(IdentityRow),
     PutComponent(ComponentRow),
+    PutServer(ServerRow),
 }
 
 impl Mutation {
@@ -143,6 +160,7 @@ impl Mutation {
             Mutation::PutKeyring(k) => ("keyring", k.version.to_string()),
             Mutation::SetIdentity(_) => ("identity", String::new()),
             Mutation::PutComponent(c) => ("component", c.name.clone()),
+            Mutation::PutServer(v) => ("server", v.server_id.clone()),
         }
     }
 }

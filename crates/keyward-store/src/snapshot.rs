@@ -11,7 +11,7 @@ use rusqlite::Connection;
 use crate::rows::*;
 use crate::sqlite::{
     OBJECT_COLUMNS, hash32, object_row, open_connection, read_components, read_identity, read_keyring,
-    read_schema_version, read_seal_config, token_row,
+    read_schema_version, read_seal_config, read_servers, token_row,
 };
 use crate::{Error, Result, db};
 
@@ -24,6 +24,7 @@ pub struct SnapshotInfo {
     pub seal_config: String,
     pub keyring: Vec<KeyringRow>,
     pub components: Vec<ComponentRow>,
+    pub servers: Vec<ServerRow>,
 }
 
 pub struct Snapshot {
@@ -61,6 +62,7 @@ impl Snapshot {
             seal_config: read_seal_config(&conn)?.ok_or_else(|| Error::Corrupt("the store has no seal".into()))?,
             keyring: read_keyring(&conn)?,
             components: read_components(&conn)?,
+            servers: read_servers(&conn)?,
         };
         Ok(Snapshot { conn, info })
     }

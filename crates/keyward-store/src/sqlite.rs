@@ -38,6 +38,16 @@ CREATE TABLE keyring (
     wrapped    BLOB NOT NULL,
     created_at TEXT NOT NULL
 );
+CREATE TABLE org_servers (
+    server_id     TEXT PRIMARY KEY,
+    organization  TEXT NOT NULL,
+    site          TEXT NOT NULL,
+    server_name   TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    registered_at TEXT NOT NULL,
+    retired_at    TEXT,
+    replaced_by   TEXT
+);
 CREATE TABLE components (
     name           TEXT PRIMARY KEY,
     schema_version INTEGER NOT NULL,
@@ -458,6 +468,24 @@ pub(crate) fn apply_row(tx: &Connection, m: &Mutation) -> Result<()> {
             )
             .map_err(d)?;
         }
+        Mutation::PutServer(v) => {
+            exec(
+                tx,
+                "INSERT OR REPLACE INTO org_servers(server_id, organization, site, server_name, status, registered_at,
+                    retired_at, replaced_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    v.server_id,
+                    v.organization,
+                    v.site,
+                    v.server_name,
+                    v.status,
+                    v.registered_at,
+                    v.retired_at,
+                    v.replaced_by
+                ],
+            )
+            .map_err(d)?;
+        }
     }
     Ok(())
 }
@@ -613,6 +641,30 @@ pub(crate) fn read_components(c: &Connection) -> Result<Vec<ComponentRow>> {
         .query_map([], |r| Ok(ComponentRow { name: r.get(0)?, schema_version: r.get(1)?, installed_at: r.get(2)? }))
         .map_err(db("reading components"))?;
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db("reading components"))
+}
+
+pub(crate) fn read_servers(c: &Connection) -> Result<Vec<ServerRow>> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT server_id, organization, site, server_name, status, registered_at, retired_at, replaced_by
+             FROM org_servers ORDER BY registered_at, server_id",
+        )
+        .map_err(db("reading the organisation"))?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(ServerRow {
+                server_id: r.get(0)?,
+                organization: r.get(1)?,
+                site: r.get(2)?,
+                server_name: r.get(3)?,
+                status: r.get(4)?,
+                registered_at: r.get(5)?,
+                retired_at: r.get(6)?,
+                replaced_by: r.get(7)?,
+            })
+        })
+        .map_err(db("reading the organisation"))?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db("reading the organisation"))
 }
 
 impl Store for SqliteStore {
@@ -783,6 +835,10 @@ impl Store for SqliteStore {
                 .map_err(db("reading the audit log"))?;
             rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db("reading the audit log"))
         })
+    }
+
+    fn servers(&self) -> Result<Vec<ServerRow>> {
+        self.read(read_servers)
     }
 
     fn snapshot(&self) -> Result<crate::Snapshot> {

@@ -233,8 +233,12 @@ pub fn restore(global: &Global, args: RestoreArgs) -> anyhow::Result<()> {
     let dir = DataDir::new(&args.data_dir);
     let _lock = dir.lock("restore")?;
     dir.clean_abandoned_restores();
-    let mode = if args.erase { RestoreMode::Erase } else { RestoreMode::Fresh };
-    let opts = RestoreOptions { mode, components, dry_run: args.dry_run };
+    let mode = match (args.erase, args.merge) {
+        (true, _) => RestoreMode::Erase,
+        (_, true) => RestoreMode::Merge,
+        _ => RestoreMode::Fresh,
+    };
+    let opts = RestoreOptions { mode, components, destination: args.destination.clone(), dry_run: args.dry_run };
     let report = backup::restore_archive(&dir, &args.file, &opts)?;
     if !args.dry_run {
         let store = keyward_store::SqliteStore::open(&dir.db_path(), keyward_service::audit_chain_hash)?;
@@ -266,6 +270,8 @@ pub fn restore(global: &Global, args: RestoreArgs) -> anyhow::Result<()> {
         "keys_added": report.keys_added,
         "keys_removed": report.keys_removed,
         "keys_replaced": report.keys_replaced.len(),
+        "conflicts": report.conflicts.iter().map(|c| json!({"object_id": c.object_id, "name": c.name, "resolution": c.resolution})).collect::<Vec<_>>(),
+        "retired_server": report.retired_server,
         "kept_old_store": report.kept_old_store,
     });
     if global.format == Format::Json {
@@ -288,6 +294,12 @@ pub fn restore(global: &Global, args: RestoreArgs) -> anyhow::Result<()> {
     println!("  keys added: {}", list(&report.keys_added));
     println!("  keys removed: {}", list(&report.keys_removed));
     println!("  keys replaced by their backed-up state: {}", report.keys_replaced.len());
+    for c in &report.conflicts {
+        println!("  conflict {} {:?}: {}", c.object_id, c.name, c.resolution);
+    }
+    if let Some(old) = &report.retired_server {
+        println!("  restored as a new server; the old identity {old} is recorded as retired");
+    }
     if report.dry_run {
         println!("Nothing was changed (--dry-run).");
     } else {

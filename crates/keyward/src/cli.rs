@@ -70,8 +70,17 @@ pub enum Command {
     /// Disaster drill: verify a backup with the secret, restore it into a scratch directory,
     /// start a throwaway server, use keys through its API, and report recovery time and point.
     Drill(DrillArgs),
+    /// The organisation's servers as this node knows them.
+    #[command(subcommand)]
+    Org(OrgCmd),
     /// Measure a running server over HTTP.
     Bench(BenchArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OrgCmd {
+    /// List the servers: active, and retired ones with what replaced them.
+    List,
 }
 
 #[derive(Args, Debug)]
@@ -117,8 +126,15 @@ pub struct RestoreArgs {
     #[arg(long)]
     pub data_dir: PathBuf,
     /// Replace an initialised node's data with the backup.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "merge")]
     pub erase: bool,
+    /// Add what is missing locally, keep what is newer locally, and report every conflict.
+    #[arg(long)]
+    pub merge: bool,
+    /// Restore the backup as another server with this name: a new server id, and the old
+    /// identity retired in the organisation.
+    #[arg(long)]
+    pub destination: Option<String>,
     /// Restore only these components (comma-separated), keeping the others as they are.
     #[arg(long, value_delimiter = ',')]
     pub components: Vec<String>,

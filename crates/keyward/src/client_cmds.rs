@@ -377,3 +377,15 @@ pub fn report_audit(format: Format, v: &Value) -> anyhow::Result<()> {
     }
     if intact { Ok(()) } else { Err(crate::Exit(1).into()) }
 }
+
+pub async fn org_list(global: &Global) -> anyhow::Result<()> {
+    let v = client(global)?.get("/v1/org/servers").await?;
+    let rows = v["servers"].as_array().cloned().unwrap_or_default();
+    print_rows(
+        global.format,
+        &v,
+        &rows,
+        &["server_name", "server_id", "site", "status", "registered_at", "retired_at", "replaced_by"],
+    );
+    Ok(())
+}

@@ -88,7 +88,7 @@ pub async fn run(global: &Global, args: DrillArgs) -> anyhow::Result<()> {
         backup::restore_archive(
             &dir,
             &args.file,
-            &RestoreOptions { mode: RestoreMode::Fresh, components: None, dry_run: false },
+            &RestoreOptions { mode: RestoreMode::Fresh, components: None, destination: None, dry_run: false },
         )?
     };
     let token = {

@@ -72,6 +72,7 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         Command::Backup(cmd) => backup_cmds::backup(&cli.global, cmd).await,
         Command::Restore(args) => backup_cmds::restore(&cli.global, args),
         Command::Drill(args) => drill::run(&cli.global, args).await,
+        Command::Org(cli::OrgCmd::List) => client_cmds::org_list(&cli.global).await,
         Command::Bench(args) => bench::run(&cli.global, args).await,
     }
 }

@@ -418,3 +418,102 @@ fn drills_report_recovery_time_and_point() {
     let v = json_out(run(&["drill", &out, "--shares-dir", &sd, "--format", "json"], &[], None));
     assert_eq!(v["ok"], true, "{v}");
 }
+
+#[test]
+fn merge_adds_what_is_missing_keeps_what_is_newer_and_reports_conflicts() {
+    let node = Node::init_passphrase();
+    let t = node.token.clone();
+    let d = node.data.display().to_string();
+    let p = node.passphrase_file().display().to_string();
+    let backup = |name: &str| {
+        let b = node.path(name).display().to_string();
+        ok(run(&["backup", "create", "--data-dir", &d, "--out", &b, "--passphrase-file", &p], &[], None));
+        b
+    };
+    {
+        let server = node.start_unsealed();
+        ok(server.cli(&t, &["key", "create", "--type", "aes-256", "--name", "k0"], None));
+    }
+    let a = backup("a.kwb");
+    {
+        let server = node.start_unsealed();
+        ok(server.cli(&t, &["key", "create", "--type", "aes-256", "--name", "extra"], None));
+        ok(server.cli(&t, &["key", "create", "--type", "aes-256", "--name", "dup"], None));
+    }
+    let b = backup("b.kwb");
+    // Roll the node back to A, then change it: k0 newer locally, "dup" re-created under a new id.
+    ok(run(&["restore", &a, "--data-dir", &d, "--erase"], &[], None));
+    let ct = {
+        let server = node.start_unsealed();
+        ok(server.cli(&t, &["key", "rotate", "k0"], None));
+        ok(server.cli(&t, &["key", "create", "--type", "aes-256", "--name", "dup"], None));
+        stdout(&ok(server.cli(&t, &["key", "encrypt", "k0"], Some(b"after rotation"))))
+    };
+    let v = json_out(run(&["restore", &b, "--data-dir", &d, "--merge", "--format", "json"], &[], None));
+    assert_eq!(v["keys_added"], json!(["extra"]), "{v}");
+    let conflicts = v["conflicts"].as_array().unwrap();
+    let about =
+        |name: &str| conflicts.iter().find(|c| c["name"] == name).map(|c| c["resolution"].as_str().unwrap().to_owned());
+    assert!(about("k0").unwrap().contains("kept the local state"), "{v}");
+    assert!(about("dup").unwrap().contains("name is taken locally"), "{v}");
+    assert!(about("audit").unwrap().contains("local audit chain"), "{v}");
+    let server = node.start_unsealed();
+    ok(server.cli(&t, &["key", "show", "extra"], None));
+    let k0 = json_out(server.cli(&t, &["key", "show", "k0", "--format", "json"], None));
+    assert_eq!(k0["current_version"], 2, "the local, newer k0 is kept");
+    assert_eq!(ok(server.cli(&t, &["key", "decrypt", "k0"], Some(ct.as_bytes()))).stdout, b"after rotation");
+    ok(server.cli(&t, &["audit", "verify"], None));
+    drop(server);
+
+    // A backup of another organisation is refused, and nothing changes.
+    let other = Node::init(|dir| {
+        let pf = dir.join("passphrase");
+        std::fs::write(&pf, PASSPHRASE).unwrap();
+        vec!["--passphrase-file".into(), pf.display().to_string()]
+    });
+    let od = other.data.display().to_string();
+    let ob = other.path("other.kwb").display().to_string();
+    ok(run(&["backup", "create", "--data-dir", &od, "--out", &ob], &[], None));
+    // Same organisation name but another node's master key: refused for its keyring.
+    let o = run(&["restore", &ob, "--data-dir", &d, "--merge"], &[], None);
+    assert!(stderr(&o).contains("another master key"), "{}", stderr(&o));
+    let foreign = Node::init(|dir| {
+        let pf = dir.join("passphrase");
+        std::fs::write(&pf, PASSPHRASE).unwrap();
+        vec!["--passphrase-file".into(), pf.display().to_string(), "--org".into(), "globex".into()]
+    });
+    let fd = foreign.data.display().to_string();
+    let fb = foreign.path("f.kwb").display().to_string();
+    ok(run(&["backup", "create", "--data-dir", &fd, "--out", &fb], &[], None));
+    let o = run(&["restore", &fb, "--data-dir", &d, "--merge"], &[], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("organisation") && stderr(&o).contains("globex"), "{}", stderr(&o));
+}
+
+#[test]
+fn restoring_to_another_server_retires_the_old_identity() {
+    let (node, backup) = node_with_backup();
+    let old_id = node.init["server_id"].as_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("kms-2");
+    let d = data.display().to_string();
+    let v = json_out(run(
+        &["restore", &backup.display().to_string(), "--data-dir", &d, "--destination", "kms-2", "--format", "json"],
+        &[],
+        None,
+    ));
+    let new_id = v["server_id"].as_str().unwrap().to_owned();
+    assert_ne!(new_id, old_id);
+    assert_eq!(v["server_name"], "kms-2");
+    let p = node.passphrase_file().display().to_string();
+    let server = Server::start(&data, &["--unseal-passphrase-file", &p]).unwrap();
+    let list = json_out(server.cli(&node.token, &["org", "list", "--format", "json"], None));
+    let servers = list["servers"].as_array().unwrap();
+    let old = servers.iter().find(|s| s["server_id"] == old_id.as_str()).expect("the old server is listed");
+    assert_eq!(old["status"], "retired");
+    assert_eq!(old["replaced_by"], new_id.as_str());
+    let new = servers.iter().find(|s| s["server_id"] == new_id.as_str()).expect("the new server is listed");
+    assert_eq!(new["status"], "active");
+    assert_eq!(servers.iter().filter(|s| s["status"] == "active").count(), 1, "no ghost: {list}");
+    ok(server.cli(&node.token, &["key", "show", "k0"], None));
+}

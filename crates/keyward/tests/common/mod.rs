@@ -83,7 +83,10 @@ impl Node {
         let data = dir.path().join("data");
         let mut args: Vec<String> = vec!["init".into(), "--data-dir".into(), data.display().to_string()];
         args.extend(secret_args(dir.path()));
-        args.extend(["--org".into(), "acme".into(), "--site".into(), "paris".into(), "--format".into(), "json".into()]);
+        if !args.iter().any(|a| a == "--org") {
+            args.extend(["--org".into(), "acme".into(), "--site".into(), "paris".into()]);
+        }
+        args.extend(["--format".into(), "json".into()]);
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = ok(run(&argv, &[], None));
         let init: Value = serde_json::from_slice(&out.stdout).expect("init prints JSON");
