@@ -131,6 +131,17 @@ impl Client {
         self.send(self.http.post(format!("{}{path}", self.base)).json(body)).await
     }
 
+    /// POSTs raw bytes (an archive upload) and returns the JSON answer.
+    pub async fn post_bytes(&self, path: &str, body: Vec<u8>) -> Result<Value> {
+        self.send(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .header("content-type", "application/vnd.keyward.backup")
+                .body(body),
+        )
+        .await
+    }
+
     pub async fn delete(&self, path: &str) -> Result<Value> {
         self.send(self.http.delete(format!("{}{path}", self.base))).await
     }

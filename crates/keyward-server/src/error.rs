@@ -45,6 +45,7 @@ impl From<Error> for ApiError {
         use StatusCode as S;
         let (status, code) = match &e {
             Error::Sealed => (S::SERVICE_UNAVAILABLE, "sealed"),
+            Error::Maintenance => (S::SERVICE_UNAVAILABLE, "maintenance"),
             Error::NotInitialized => (S::SERVICE_UNAVAILABLE, "not_initialized"),
             Error::AlreadyInitialized { .. } => (S::CONFLICT, "already_initialized"),
             Error::Unauthenticated => (S::UNAUTHORIZED, "unauthenticated"),

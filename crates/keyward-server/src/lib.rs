@@ -42,6 +42,8 @@ pub enum Error {
 
 pub struct ServerOptions {
     pub listen: SocketAddr,
+    /// The node's data directory, for online restores.
+    pub data_dir: std::path::PathBuf,
     /// `None` serves plain HTTP, allowed on loopback only.
     pub tls: Option<TlsConfig>,
     pub client_certs: Vec<ClientCertRole>,
@@ -88,7 +90,7 @@ pub async fn bind(service: Arc<Service>, opts: ServerOptions) -> Result<Bound, E
     }
     let tls = opts.tls.as_ref().map(tls::server_config).transpose()?;
     let listener = TcpListener::bind(opts.listen).await.map_err(|source| Error::Bind { addr: opts.listen, source })?;
-    let state = rest::AppState { service, metrics: install_metrics() };
+    let state = rest::AppState { service, metrics: install_metrics(), data_dir: opts.data_dir.clone() };
     Ok(Bound { listener, tls, client_certs: Arc::new(opts.client_certs), router: rest::router(state) })
 }
 

@@ -31,6 +31,7 @@ use crate::error::{ApiError, ErrorCode};
 pub struct AppState {
     pub service: Arc<Service>,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    pub data_dir: std::path::PathBuf,
 }
 
 /// The caller a verified client certificate maps to, set per connection by the TLS listener.
@@ -118,7 +119,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/tokens/{id}", delete(revoke_token))
         .route("/v1/audit/verify", post(audit_verify))
         .route("/v1/sys/backup", post(backup))
-        .route("/v1/org/servers", get(org_servers));
+        .route("/v1/org/servers", get(org_servers))
+        .route("/v1/sys/restore", post(restore));
     Router::new()
         .route("/v1/sys/health", get(health))
         .route("/v1/sys/status", get(status))
@@ -907,4 +909,98 @@ async fn org_servers(State(state): State<AppState>, c: CallerExt) -> ApiResult {
         })
         .collect();
     Ok(Json(json!({"servers": rows})))
+}
+
+/// The JSON shape of a restore report, shared by the API and the CLI's offline restore.
+pub fn restore_report_json(r: &keyward_service::backup::RestoreReport) -> Value {
+    json!({
+        "dry_run": r.dry_run,
+        "server_id": r.server_id,
+        "server_name": r.server_name,
+        "incarnation": r.incarnation,
+        "change_seq": r.change_seq,
+        "restored": Value::Object(r.restored.iter().map(|(c, n)| (c.clone(), json!(n))).collect()),
+        "keys_added": r.keys_added,
+        "keys_removed": r.keys_removed,
+        "keys_replaced": r.keys_replaced.len(),
+        "conflicts": r.conflicts.iter().map(|c| json!({"object_id": c.object_id, "name": c.name, "resolution": c.resolution})).collect::<Vec<_>>(),
+        "retired_server": r.retired_server,
+        "kept_old_store": r.kept_old_store,
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RestoreQuery {
+    #[serde(default)]
+    erase: bool,
+    #[serde(default)]
+    merge: bool,
+    components: Option<String>,
+    destination: Option<String>,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// `POST /v1/sys/restore`: the body is a backup archive. The node goes into maintenance while
+/// it restores, then serves again (sealed if the backup's master key is not the one it holds).
+async fn restore(
+    State(state): State<AppState>,
+    c: CallerExt,
+    q: Result<Query<RestoreQuery>, axum::extract::rejection::QueryRejection>,
+    body: axum::body::Body,
+) -> ApiResult {
+    use futures_util::StreamExt as _;
+    use tokio::io::AsyncWriteExt as _;
+    let c = caller(&c)?;
+    let Query(q) = q.map_err(|e| ApiError::bad_request("invalid_input", e.body_text()))?;
+    keyward_service::authz::authorize(&c, keyward_service::authz::Action::Restore).map_err(ApiError::from)?;
+    let mode = match (q.erase, q.merge) {
+        (true, true) => return Err(ApiError::bad_request("invalid_input", "choose erase or merge, not both")),
+        (true, false) => keyward_service::backup::RestoreMode::Erase,
+        (false, true) => keyward_service::backup::RestoreMode::Merge,
+        // A running node is initialised: without erase or merge the restore would be refused.
+        (false, false) => keyward_service::backup::RestoreMode::Fresh,
+    };
+    let components = q
+        .components
+        .as_deref()
+        .map(|cs| {
+            cs.split(',')
+                .map(|s| s.trim().parse::<keyward_types::Component>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| ApiError::bad_request("invalid_input", e.to_string()))
+        })
+        .transpose()?;
+    let upload = state.data_dir.join(format!(".upload-{}.kwb", keyward_types::Id::new()));
+    let io_err = |e: std::io::Error| ApiError {
+        status: StatusCode::INSUFFICIENT_STORAGE,
+        code: "upload_failed",
+        message: format!("cannot store the uploaded backup: {e}"),
+    };
+    let written: Result<(), ApiError> = async {
+        let mut file = tokio::fs::File::create(&upload).await.map_err(io_err)?;
+        let mut stream = body.into_data_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk =
+                chunk.map_err(|e| ApiError::bad_request("upload_failed", format!("the upload broke off: {e}")))?;
+            file.write_all(&chunk).await.map_err(io_err)?;
+        }
+        file.sync_all().await.map_err(io_err)
+    }
+    .await;
+    if let Err(e) = written {
+        let _ = tokio::fs::remove_file(&upload).await;
+        return Err(e);
+    }
+    let opts =
+        keyward_service::backup::RestoreOptions { mode, components, destination: q.destination, dry_run: q.dry_run };
+    let dir = keyward_store::DataDir::new(&state.data_dir);
+    let path = upload.clone();
+    let result = blocking(&state, move |svc| svc.restore_online(&c, &dir, &path, &opts)).await;
+    let _ = tokio::fs::remove_file(&upload).await;
+    let report = result?;
+    let mut v = restore_report_json(&report);
+    v["sealed"] = json!(state.service.is_sealed());
+    Ok(Json(v))
 }

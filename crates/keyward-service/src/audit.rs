@@ -52,11 +52,19 @@ pub fn verify_chain(store: &dyn keyward_store::Store) -> Result<AuditReport> {
 
 impl Service {
     pub fn record(&self, entry: AuditEntry, durability: AuditDurability) -> Result<()> {
-        Ok(self.store.audit(entry, durability)?)
+        let _gate = self.swap_gate.read();
+        if self.in_maintenance() {
+            // The store is being replaced: keep the record and write it to the new one.
+            if let Ok(mut held) = self.held_audit.lock() {
+                held.push(entry);
+            }
+            return Ok(());
+        }
+        Ok(self.store().audit(entry, durability)?)
     }
 
     pub fn audit_verify(&self, caller: &Caller) -> Result<AuditReport> {
         authorize(caller, Action::ReadAudit)?;
-        verify_chain(self.store.as_ref())
+        verify_chain(self.store().as_ref())
     }
 }

@@ -43,6 +43,8 @@ pub enum Action<'a> {
     ReadAudit,
     /// Take a backup of the node.
     Backup,
+    /// Replace the node's data from a backup.
+    Restore,
 }
 
 impl Action<'_> {
@@ -58,6 +60,7 @@ impl Action<'_> {
             Action::ManageTokens => "manage tokens".into(),
             Action::ReadAudit => "read the audit log".into(),
             Action::Backup => "take backups".into(),
+            Action::Restore => "restore backups".into(),
         }
     }
 }

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -851,6 +852,101 @@ fn copy_live_components(
 }
 
 impl crate::Service {
+    /// An online restore: the node goes into maintenance (key operations answer 503
+    /// "maintenance"), stops writing, restores `archive` into its own data directory exactly as
+    /// the offline command does, reopens the store and comes back. It stays unsealed only if the
+    /// restored keyring opens with the master key it already holds; otherwise it comes back
+    /// sealed, to be unsealed with the backup's startup secret.
+    pub fn restore_online(
+        &self,
+        caller: &crate::Caller,
+        dir: &DataDir,
+        archive: &Path,
+        opts: &RestoreOptions,
+    ) -> Result<RestoreReport> {
+        crate::authz::authorize(caller, crate::authz::Action::Restore)?;
+        if opts.dry_run {
+            return restore_archive(dir, archive, opts);
+        }
+        {
+            let _gate = self.swap_gate.write();
+            self.maintenance.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        let old = self.store();
+        old.close();
+        let result = restore_archive(dir, archive, opts);
+        // Whatever happened, serve again from what is now on disk (the restored store, or the
+        // untouched old one).
+        let reopened = keyward_store::SqliteStore::open(&dir.db_path(), crate::audit_chain_hash);
+        let reopened: Arc<dyn Store> = match reopened {
+            Ok(s) => Arc::new(s),
+            Err(e) => {
+                // Stay in maintenance: nothing can be served without a store.
+                tracing::error!(error = %e, "cannot reopen the store after a restore");
+                return Err(e.into());
+            }
+        };
+        if let Ok(mut s) = self.store.write() {
+            *s = reopened.clone();
+        }
+        drop(old);
+        self.after_store_swap(&reopened)?;
+        {
+            let _gate = self.swap_gate.write();
+            let held = self.held_audit.lock().map(|mut h| std::mem::take(&mut *h)).unwrap_or_default();
+            for entry in held {
+                reopened.audit(entry, keyward_store::AuditDurability::Queue)?;
+            }
+            self.maintenance.store(false, std::sync::atomic::Ordering::SeqCst);
+        }
+        let report = result?;
+        self.record(
+            AuditEntry {
+                at: now(),
+                actor: caller.id.clone(),
+                action: "restore (online)".into(),
+                target: report.server_id.clone(),
+                outcome: "ok".into(),
+                detail: format!(
+                    "incarnation {}, {} key(s) added, sealed: {}",
+                    report.incarnation,
+                    report.keys_added.len(),
+                    self.is_sealed()
+                ),
+            },
+            keyward_store::AuditDurability::Wait,
+        )?;
+        Ok(report)
+    }
+
+    /// Brings identity, caches and seal state in line with a store that was just swapped in.
+    fn after_store_swap(&self, store: &Arc<dyn Store>) -> Result<()> {
+        if let Some(id) = store.identity()?
+            && let Ok(mut identity) = self.identity.write()
+        {
+            *identity = id;
+        }
+        if let Ok(mut rows) = self.rows.write() {
+            *rows = crate::RowCache { generation: rows.generation + 1, ..Default::default() };
+        }
+        if let Ok(mut loaded) = self.loaded.write() {
+            loaded.clear();
+        }
+        let wrapped: Vec<WrappedDataKey> =
+            store.keyring()?.into_iter().map(|r| WrappedDataKey { version: r.version, wrapped: r.wrapped }).collect();
+        if let Ok(mut seal) = self.seal.write() {
+            let next = match &*seal {
+                crate::SealState::Unsealed { master, .. } => match Keyring::open(master, &wrapped) {
+                    Ok(keyring) => crate::SealState::Unsealed { master: master.clone(), keyring: Arc::new(keyring) },
+                    Err(_) => crate::SealState::Sealed { pending_shares: Vec::new() },
+                },
+                crate::SealState::Sealed { .. } => crate::SealState::Sealed { pending_shares: Vec::new() },
+            };
+            *seal = next;
+        }
+        Ok(())
+    }
+
     /// Checks that `caller` may take a backup now (role, and unsealed so the manifest can be
     /// authenticated), before any byte is sent.
     pub fn backup_precheck(&self, caller: &crate::Caller) -> Result<()> {
@@ -868,7 +964,7 @@ impl crate::Service {
         crate::authz::authorize(caller, crate::authz::Action::Backup)?;
         let mac_key = self.backup_mac_key()?;
         let opts = BackupOptions { components, taken: "online" };
-        let (_, summary) = write_backup(self.store.as_ref(), out, &opts, Some(&mac_key))?;
+        let (_, summary) = write_backup(self.store().as_ref(), out, &opts, Some(&mac_key))?;
         self.record(
             AuditEntry {
                 at: now(),

@@ -212,7 +212,7 @@ impl Service {
         let row = self.find(name)?;
         let (key_type, _) = parse_row(&row)?;
         let v = self
-            .store
+            .store()
             .key_version(&row.id, row.current_version)?
             .ok_or_else(|| Error::NoSuchVersion { name: row.name.clone(), version: row.current_version })?;
         let der = v.public_key.ok_or_else(|| Error::WrongKeyType {

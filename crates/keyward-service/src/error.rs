@@ -8,6 +8,8 @@ use keyward_types::Role;
 pub enum Error {
     #[error("the node is sealed: unseal it with its startup secret (keyward operator unseal)")]
     Sealed,
+    #[error("maintenance: a restore is replacing this node's data; retry in a few seconds")]
+    Maintenance,
     #[error("the data directory holds no initialised node: run keyward init first")]
     NotInitialized,
     #[error("the data directory already holds an initialised node ({server_name}, {server_id})")]

@@ -98,7 +98,7 @@ impl Service {
         }
         let keyring = self.keyring()?;
         let stored = self
-            .store
+            .store()
             .key_version(&row.id, version)?
             .ok_or_else(|| Error::NoSuchVersion { name: row.name.clone(), version })?;
         let blob = stored.material.ok_or(Error::KeyState {
@@ -180,7 +180,7 @@ impl Service {
             after: req.after,
             limit: req.limit.clamp(1, 1000),
         };
-        self.store
+        self.store()
             .list_objects(&filter)?
             .iter()
             .filter(|row| caller.in_scope(&row.name))
@@ -192,7 +192,7 @@ impl Service {
         authorize(caller, Action::ReadKey(name))?;
         let row = self.find(name)?;
         let versions = self
-            .store
+            .store()
             .key_versions(&row.id)?
             .into_iter()
             .map(|v| VersionInfo { version: v.version, created_at: v.created_at, destroyed: v.material.is_none() })

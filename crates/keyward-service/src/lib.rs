@@ -49,14 +49,22 @@ pub fn audit_chain_hash(prev: &[u8; 32], record: &[u8]) -> [u8; 32] {
     keyward_crypto::sha256_parts(&[prev, record])
 }
 
-enum SealState {
+pub(crate) enum SealState {
     Sealed { pending_shares: Vec<ShareFile> },
     Unsealed { master: Arc<MasterKey>, keyring: Arc<Keyring> },
 }
 
 /// One node's operations over its store.
 pub struct Service {
-    store: Arc<dyn Store>,
+    /// Swapped only by an online restore.
+    store: RwLock<Arc<dyn Store>>,
+    /// Set while an online restore replaces the store: key operations answer `Maintenance`.
+    maintenance: std::sync::atomic::AtomicBool,
+    /// Writers (commits, audit records) hold it shared; an online restore takes it exclusively
+    /// to switch maintenance on, so no write is half-way when the store closes.
+    swap_gate: RwLock<()>,
+    /// Audit records made while in maintenance, written to the new store once it is in place.
+    held_audit: Mutex<Vec<keyward_store::AuditEntry>>,
     identity: RwLock<IdentityRow>,
     seal: RwLock<SealState>,
     throttle: Mutex<seal_ops::Throttle>,
@@ -68,7 +76,7 @@ pub struct Service {
 }
 
 #[derive(Default)]
-struct RowCache {
+pub(crate) struct RowCache {
     /// Bumped by every commit, so a read that raced a write does not cache a stale row.
     generation: u64,
     objects: HashMap<String, Arc<ObjectRow>>,
@@ -84,7 +92,10 @@ impl Service {
     pub fn new(store: Arc<dyn Store>) -> Result<Self> {
         let identity = store.identity()?.ok_or(Error::NotInitialized)?;
         Ok(Service {
-            store,
+            store: RwLock::new(store),
+            maintenance: std::sync::atomic::AtomicBool::new(false),
+            swap_gate: RwLock::new(()),
+            held_audit: Mutex::new(Vec::new()),
             identity: RwLock::new(identity),
             seal: RwLock::new(SealState::Sealed { pending_shares: Vec::new() }),
             throttle: Mutex::new(seal_ops::Throttle::default()),
@@ -93,8 +104,15 @@ impl Service {
         })
     }
 
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+    pub fn store(&self) -> Arc<dyn Store> {
+        match self.store.read() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn in_maintenance(&self) -> bool {
+        self.maintenance.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn identity(&self) -> IdentityRow {
@@ -121,7 +139,13 @@ impl Service {
                 _ => {}
             }
         }
-        let result = self.store.commit(batch);
+        let result = {
+            let _gate = self.swap_gate.read();
+            if self.in_maintenance() {
+                return Err(Error::Maintenance);
+            }
+            self.store().commit(batch)
+        };
         // Even a failed commit bumps the generation: what the store holds is then re-read.
         if let Ok(mut cache) = self.rows.write() {
             cache.generation += 1;
@@ -181,13 +205,13 @@ impl Service {
             |c| &mut c.objects,
             &name.to_owned(),
             MAX_CACHED_OBJECTS,
-            || Ok(self.store.object_by_name(name)?),
+            || Ok(self.store().object_by_name(name)?),
         )
     }
 
     /// A token by its hash, from the cache or the store.
     fn token_by_hash(&self, hash: &[u8; 32]) -> Result<Option<Arc<TokenRow>>> {
-        self.cached(|c| &c.tokens, |c| &mut c.tokens, hash, MAX_CACHED_TOKENS, || Ok(self.store.token_by_hash(hash)?))
+        self.cached(|c| &c.tokens, |c| &mut c.tokens, hash, MAX_CACHED_TOKENS, || Ok(self.store().token_by_hash(hash)?))
     }
 
     /// The key that authenticates backup manifests, derived from the master key; `Sealed` when
@@ -202,11 +226,14 @@ impl Service {
     /// The organisation's servers as this node knows them.
     pub fn org_servers(&self, caller: &Caller) -> Result<Vec<keyward_store::ServerRow>> {
         authz::authorize(caller, authz::Action::ListKeys)?;
-        Ok(self.store.servers()?)
+        Ok(self.store().servers()?)
     }
 
     /// The keyring, or `Sealed`.
     fn keyring(&self) -> Result<Arc<Keyring>> {
+        if self.in_maintenance() {
+            return Err(Error::Maintenance);
+        }
         match self.seal.read().as_deref() {
             Ok(SealState::Unsealed { keyring, .. }) => Ok(keyring.clone()),
             _ => Err(Error::Sealed),

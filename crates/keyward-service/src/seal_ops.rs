@@ -62,7 +62,7 @@ pub struct SealStatus {
 
 impl Service {
     fn seal_config(&self) -> Result<SealConfig> {
-        let json = self.store.seal_config()?.ok_or(Error::NotInitialized)?;
+        let json = self.store().seal_config()?.ok_or(Error::NotInitialized)?;
         Ok(SealConfig::from_json(&json)?)
     }
 
@@ -83,7 +83,7 @@ impl Service {
     }
 
     fn audit_seal_event(&self, action: &str, outcome: &str, detail: String) {
-        let _ = self.store.audit(
+        let _ = self.store().audit(
             AuditEntry {
                 at: now(),
                 actor: "unauthenticated".into(),
@@ -139,7 +139,7 @@ impl Service {
             }
         };
         let wrapped: Vec<WrappedDataKey> = self
-            .store
+            .store()
             .keyring()?
             .into_iter()
             .map(|r| WrappedDataKey { version: r.version, wrapped: r.wrapped })

@@ -111,13 +111,13 @@ impl Service {
 
     pub fn token_list(&self, caller: &Caller) -> Result<Vec<TokenInfo>> {
         authorize(caller, Action::ManageTokens)?;
-        Ok(self.store.list_tokens()?.into_iter().map(TokenInfo::from_row).collect())
+        Ok(self.store().list_tokens()?.into_iter().map(TokenInfo::from_row).collect())
     }
 
     pub fn token_revoke(&self, caller: &Caller, id: &str) -> Result<TokenInfo> {
         authorize(caller, Action::ManageTokens)?;
         let mut row = self
-            .store
+            .store()
             .list_tokens()?
             .into_iter()
             .find(|t| t.id == id)

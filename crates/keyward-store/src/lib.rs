@@ -122,6 +122,10 @@ pub trait Store: Send + Sync + 'static {
     /// A consistent read of the whole store at one instant, while writes continue.
     fn snapshot(&self) -> Result<Snapshot>;
 
+    /// Stops writing: waits for queued writes to finish and releases the writer. Reads still
+    /// work. For shutdown and for an online restore that replaces the store.
+    fn close(&self);
+
     /// Appends one record to the hash-chained audit log.
     fn audit(&self, entry: AuditEntry, durability: AuditDurability) -> Result<()>;
 }

@@ -188,7 +188,7 @@ impl SqliteStore {
     }
 
     /// Stops the writer after it has finished what is queued, and checkpoints the WAL.
-    pub fn close(&self) {
+    pub fn close_writer(&self) {
         if let Ok(mut jobs) = self.jobs.lock() {
             jobs.take();
         }
@@ -202,7 +202,7 @@ impl SqliteStore {
 
 impl Drop for SqliteStore {
     fn drop(&mut self) {
-        self.close();
+        self.close_writer();
     }
 }
 
@@ -839,6 +839,13 @@ impl Store for SqliteStore {
 
     fn servers(&self) -> Result<Vec<ServerRow>> {
         self.read(read_servers)
+    }
+
+    fn close(&self) {
+        self.close_writer();
+        if let Ok(mut pool) = self.readers.lock() {
+            pool.clear();
+        }
     }
 
     fn snapshot(&self) -> Result<crate::Snapshot> {

@@ -228,87 +228,109 @@ fn report_verified(format: Format, file: &Path, r: &backup::VerifyReport) -> any
     if ok { Ok(()) } else { Err(crate::Exit(1).into()) }
 }
 
-pub fn restore(global: &Global, args: RestoreArgs) -> anyhow::Result<()> {
+pub async fn restore(global: &Global, args: RestoreArgs) -> anyhow::Result<()> {
     let components = parse_components(&args.components)?;
-    let dir = DataDir::new(&args.data_dir);
-    let _lock = dir.lock("restore")?;
-    dir.clean_abandoned_restores();
     let mode = match (args.erase, args.merge) {
         (true, _) => RestoreMode::Erase,
         (_, true) => RestoreMode::Merge,
         _ => RestoreMode::Fresh,
     };
-    let opts = RestoreOptions { mode, components, destination: args.destination.clone(), dry_run: args.dry_run };
-    let report = backup::restore_archive(&dir, &args.file, &opts)?;
-    if !args.dry_run {
-        let store = keyward_store::SqliteStore::open(&dir.db_path(), keyward_service::audit_chain_hash)?;
-        store.audit(
-            keyward_store::AuditEntry {
-                at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
-                actor: "local".into(),
-                action: "restore".into(),
-                target: report.server_id.clone(),
-                outcome: "ok".into(),
-                detail: format!(
-                    "from {} ({} mode), incarnation {}",
-                    args.file.display(),
-                    if args.erase { "erase" } else { "fresh" },
-                    report.incarnation
-                ),
-            },
-            keyward_store::AuditDurability::Wait,
-        )?;
-        store.close();
-    }
-    let v = json!({
-        "dry_run": report.dry_run,
-        "data_dir": args.data_dir,
-        "server_id": report.server_id,
-        "server_name": report.server_name,
-        "incarnation": report.incarnation,
-        "restored": Value::Object(report.restored.iter().map(|(c, n)| (c.clone(), json!(n))).collect()),
-        "keys_added": report.keys_added,
-        "keys_removed": report.keys_removed,
-        "keys_replaced": report.keys_replaced.len(),
-        "conflicts": report.conflicts.iter().map(|c| json!({"object_id": c.object_id, "name": c.name, "resolution": c.resolution})).collect::<Vec<_>>(),
-        "retired_server": report.retired_server,
-        "kept_old_store": report.kept_old_store,
-    });
+    let (v, target) = match &args.data_dir {
+        Some(data_dir) => {
+            let dir = DataDir::new(data_dir);
+            let _lock = dir.lock("restore")?;
+            dir.clean_abandoned_restores();
+            let opts =
+                RestoreOptions { mode, components, destination: args.destination.clone(), dry_run: args.dry_run };
+            let report = backup::restore_archive(&dir, &args.file, &opts)?;
+            if !args.dry_run {
+                let store = keyward_store::SqliteStore::open(&dir.db_path(), keyward_service::audit_chain_hash)?;
+                store.audit(
+                    keyward_store::AuditEntry {
+                        at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+                        actor: "local".into(),
+                        action: "restore".into(),
+                        target: report.server_id.clone(),
+                        outcome: "ok".into(),
+                        detail: format!(
+                            "from {} ({mode:?} mode), incarnation {}",
+                            args.file.display(),
+                            report.incarnation
+                        ),
+                    },
+                    keyward_store::AuditDurability::Wait,
+                )?;
+                store.close();
+            }
+            (keyward_server::rest::restore_report_json(&report), data_dir.display().to_string())
+        }
+        None => {
+            let bytes = std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+            let mut query = vec![
+                format!("erase={}", args.erase),
+                format!("merge={}", args.merge),
+                format!("dry_run={}", args.dry_run),
+            ];
+            if !args.components.is_empty() {
+                query.push(format!("components={}", args.components.join(",")));
+            }
+            if let Some(d) = &args.destination {
+                query.push(format!("destination={d}"));
+            }
+            let c = crate::client_cmds::client(global)?;
+            let v = c.post_bytes(&format!("/v1/sys/restore?{}", query.join("&")), bytes).await?;
+            (v, global.addr.clone())
+        }
+    };
     if global.format == Format::Json {
         print_json(&v);
         return Ok(());
     }
-    let verb = if report.dry_run { "Would restore" } else { "Restored" };
+    let dry = v["dry_run"] == json!(true);
+    let verb = if dry { "Would restore" } else { "Restored" };
     println!(
-        "{verb} {} into {}: node {} ({}), incarnation {}",
+        "{verb} {} into {target}: node {} ({}), incarnation {}",
         args.file.display(),
-        args.data_dir.display(),
-        report.server_name,
-        report.server_id,
-        report.incarnation
+        v["server_name"].as_str().unwrap_or("?"),
+        v["server_id"].as_str().unwrap_or("?"),
+        v["incarnation"]
     );
-    for (c, n) in &report.restored {
-        println!("  {c}: {n} records from the backup");
+    if let Some(restored) = v["restored"].as_object() {
+        for (c, n) in restored {
+            println!("  {c}: {n} records from the backup");
+        }
     }
-    let list = |v: &Vec<String>| if v.is_empty() { "none".to_owned() } else { v.join(", ") };
-    println!("  keys added: {}", list(&report.keys_added));
-    println!("  keys removed: {}", list(&report.keys_removed));
-    println!("  keys replaced by their backed-up state: {}", report.keys_replaced.len());
-    for c in &report.conflicts {
-        println!("  conflict {} {:?}: {}", c.object_id, c.name, c.resolution);
+    let list = |v: &Value| {
+        let items: Vec<&str> = v.as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        if items.is_empty() { "none".to_owned() } else { items.join(", ") }
+    };
+    println!("  keys added: {}", list(&v["keys_added"]));
+    println!("  keys removed: {}", list(&v["keys_removed"]));
+    println!("  keys replaced by their backed-up state: {}", v["keys_replaced"]);
+    for c in v["conflicts"].as_array().cloned().unwrap_or_default() {
+        println!(
+            "  conflict {} {}: {}",
+            c["object_id"].as_str().unwrap_or(""),
+            c["name"],
+            c["resolution"].as_str().unwrap_or("")
+        );
     }
-    if let Some(old) = &report.retired_server {
+    if let Some(old) = v["retired_server"].as_str() {
         println!("  restored as a new server; the old identity {old} is recorded as retired");
     }
-    if report.dry_run {
+    if dry {
         println!("Nothing was changed (--dry-run).");
-    } else {
-        if let Some(old) = &report.kept_old_store {
-            println!("The previous store is kept at {}.", old.display());
-        }
-        println!(
+        return Ok(());
+    }
+    if let Some(old) = v["kept_old_store"].as_str() {
+        println!("The previous store is kept at {old}.");
+    }
+    match v["sealed"].as_bool() {
+        Some(true) => println!("The server is serving again, sealed: unseal it with the backup's startup secret."),
+        Some(false) => println!("The server is serving again, unsealed."),
+        None => println!(
             "Start the server; it is sealed and opens with the startup secret that was in force when the backup was taken."
-        );
+        ),
     }
     Ok(())
 }

@@ -123,8 +123,10 @@ pub enum BackupCmd {
 #[derive(Args, Debug)]
 pub struct RestoreArgs {
     pub file: PathBuf,
+    /// The stopped node's data directory. Without it, the running server (KEYWARD_ADDR)
+    /// restores online: it goes into maintenance, restores, and serves again.
     #[arg(long)]
-    pub data_dir: PathBuf,
+    pub data_dir: Option<PathBuf>,
     /// Replace an initialised node's data with the backup.
     #[arg(long, conflicts_with = "merge")]
     pub erase: bool,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, bail};
 use base64::Engine as _;
 use keyward_service::backup::{self, RestoreMode, RestoreOptions};
-use keyward_store::DataDir;
+use keyward_store::{DataDir, Store};
 use keyward_types::Role;
 use serde_json::{Value, json};
 

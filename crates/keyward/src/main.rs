@@ -70,7 +70,7 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         Command::Audit(cli::AuditCmd::Verify { data_dir: Some(dir) }) => local::audit_verify(&cli.global, &dir),
         Command::Audit(cli::AuditCmd::Verify { data_dir: None }) => client_cmds::audit_verify(&cli.global).await,
         Command::Backup(cmd) => backup_cmds::backup(&cli.global, cmd).await,
-        Command::Restore(args) => backup_cmds::restore(&cli.global, args),
+        Command::Restore(args) => backup_cmds::restore(&cli.global, args).await,
         Command::Drill(args) => drill::run(&cli.global, args).await,
         Command::Org(cli::OrgCmd::List) => client_cmds::org_list(&cli.global).await,
         Command::Bench(args) => bench::run(&cli.global, args).await,

@@ -95,7 +95,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .await??;
     }
 
-    let opts = keyward_server::ServerOptions { listen, tls, client_certs };
+    let opts = keyward_server::ServerOptions { listen, data_dir: data_dir.clone(), tls, client_certs };
     let bound = keyward_server::bind(service.clone(), opts).await?;
     let addr = bound.local_addr().context("the listener has no address")?;
     println!(

@@ -517,3 +517,71 @@ fn restoring_to_another_server_retires_the_old_identity() {
     assert_eq!(servers.iter().filter(|s| s["status"] == "active").count(), 1, "no ghost: {list}");
     ok(server.cli(&node.token, &["key", "show", "k0"], None));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn online_restore_goes_through_maintenance_and_comes_back() {
+    let node = Node::init_passphrase();
+    let t = node.token.clone();
+    let server = node.start_unsealed();
+    for i in 0..200 {
+        ok(server.cli(&t, &["key", "create", "--type", "aes-256", "--name", &format!("k{i}")], None));
+        if i == 0 {
+            continue;
+        }
+    }
+    let b = node.path("online.kwb").display().to_string();
+    ok(server.cli(&t, &["backup", "create", "--out", &b], None));
+    ok(server.cli(&t, &["key", "create", "--type", "aes-256", "--name", "after-backup"], None));
+
+    // Only administrators restore.
+    let backup_token = json_out(server.cli(&t, &["token", "create", "--role", "backup", "--format", "json"], None));
+    let o = server.cli(backup_token["token"].as_str().unwrap(), &["restore", &b, "--erase"], None);
+    assert!(stderr(&o).contains("permission denied"), "{}", stderr(&o));
+    // Without --erase or --merge a running (initialised) node refuses.
+    let o = server.cli(&t, &["restore", &b], None);
+    assert!(stderr(&o).contains("--erase"), "{}", stderr(&o));
+
+    // Clients keep calling during the restore: they get answers or a clear 503, nothing else.
+    let client = server.client(&t);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut codes: BTreeMap<String, u64> = BTreeMap::new();
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let code = match client.post("/v1/keys/k1/encrypt", &json!({"plaintext": "aGk="})).await {
+                    Ok(_) => "ok".to_owned(),
+                    Err(e) => e.code().unwrap_or("unreachable").to_owned(),
+                };
+                *codes.entry(code).or_default() += 1;
+            }
+            codes
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let v = json_out(server.cli(&t, &["restore", &b, "--erase", "--format", "json"], None));
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let codes = load.await.unwrap();
+    assert_eq!(v["sealed"], false, "the same master key: the node stays unsealed ({v})");
+    assert_eq!(v["keys_removed"], json!(["after-backup"]));
+    assert!(codes.keys().all(|c| c == "ok" || c == "maintenance"), "unexpected answers during the restore: {codes:?}");
+    assert!(codes.get("ok").copied().unwrap_or(0) > 0);
+    let o = server.cli(&t, &["key", "show", "after-backup"], None);
+    assert!(stderr(&o).contains("no key named"), "{}", stderr(&o));
+    ok(server.cli(&t, &["key", "encrypt", "k199"], Some(b"x")));
+
+    // Another node's backup comes back sealed: only its own secret opens it.
+    let (other, other_backup) = node_with_backup();
+    let v = json_out(server.cli(
+        &t,
+        &["restore", &other_backup.display().to_string(), "--erase", "--format", "json"],
+        None,
+    ));
+    assert_eq!(v["sealed"], true, "{v}");
+    let err = server.client(&other.token).post("/v1/keys/k0/encrypt", &json!({"plaintext": "aGk="})).await.unwrap_err();
+    assert_eq!((err.status(), err.code()), (Some(503), Some("sealed")));
+    let op = other.passphrase_file().display().to_string();
+    ok(server.cli(&other.token, &["operator", "unseal", "--passphrase-file", &op], None));
+    ok(server.cli(&other.token, &["key", "encrypt", "k0"], Some(b"x")));
+}
