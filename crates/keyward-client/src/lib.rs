@@ -148,7 +148,13 @@ impl Client {
 
     /// POSTs `body` and writes the response body to `out` as it arrives; returns the byte
     /// count. A stream cut short by the server surfaces as an error, never as a short success.
-    pub async fn download(&self, path: &str, body: &Value, out: &mut impl std::io::Write) -> Result<u64> {
+    pub async fn download(
+        &self,
+        path: &str,
+        body: &Value,
+        out: &mut impl std::io::Write,
+        on_bytes: &(dyn Fn(u64) + Sync),
+    ) -> Result<u64> {
         let mut req = self.http.post(format!("{}{path}", self.base)).json(body);
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
@@ -171,6 +177,7 @@ impl Client {
                     out.write_all(&chunk)
                         .map_err(|e| Error::Config { path: "the output file".into(), message: e.to_string() })?;
                     total += chunk.len() as u64;
+                    on_bytes(chunk.len() as u64);
                 }
                 Ok(None) => return Ok(total),
                 Err(e) => {

@@ -993,8 +993,13 @@ async fn restore(
         let _ = tokio::fs::remove_file(&upload).await;
         return Err(e);
     }
-    let opts =
-        keyward_service::backup::RestoreOptions { mode, components, destination: q.destination, dry_run: q.dry_run };
+    let opts = keyward_service::backup::RestoreOptions {
+        mode,
+        components,
+        destination: q.destination,
+        dry_run: q.dry_run,
+        progress: Default::default(),
+    };
     let dir = keyward_store::DataDir::new(&state.data_dir);
     let path = upload.clone();
     let result = blocking(&state, move |svc| svc.restore_online(&c, &dir, &path, &opts)).await;

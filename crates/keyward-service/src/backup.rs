@@ -199,6 +199,30 @@ fn record_row(r: Record) -> Result<Row> {
     })
 }
 
+// ---- progress --------------------------------------------------------------------------------
+
+/// Told how many records have gone by, for progress bars and progress events. Cheap to clone;
+/// the default tells no one.
+#[derive(Clone, Default)]
+pub struct Progress(Option<Arc<dyn Fn(u64) + Send + Sync>>);
+
+impl Progress {
+    pub fn new(f: impl Fn(u64) + Send + Sync + 'static) -> Self {
+        Progress(Some(Arc::new(f)))
+    }
+    fn tick(&self) {
+        if let Some(f) = &self.0 {
+            f(1);
+        }
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Progress(on)" } else { "Progress(off)" })
+    }
+}
+
 // ---- creating --------------------------------------------------------------------------------
 
 #[derive(Debug, Clone)]
@@ -207,6 +231,7 @@ pub struct BackupOptions {
     pub components: Option<Vec<Component>>,
     /// "online" or "offline".
     pub taken: &'static str,
+    pub progress: Progress,
 }
 
 impl BackupOptions {
@@ -233,7 +258,10 @@ pub fn write_backup<W: Write + Send + 'static>(
             continue;
         }
         w.begin_component(c.as_str(), version_of(c.as_str())).map_err(archive_err)?;
-        let mut put = |r: Record| w.record(&r).map_err(archive_err);
+        let mut put = |r: Record| {
+            opts.progress.tick();
+            w.record(&r).map_err(archive_err)
+        };
         match c {
             Component::Config => {
                 let id = &info.identity;
@@ -371,7 +399,11 @@ fn round_trip(key: &LoadedKey) -> std::result::Result<(), keyward_crypto::Error>
 /// Checks an archive: always its structure, checksums, counts and completeness; with the
 /// startup secret also the manifest's authenticity, that every key decrypts, and a round trip
 /// with every usable key.
-pub fn verify_archive<R: Read + Seek>(mut input: R, secret: Option<&StartupSecret>) -> Result<VerifyReport> {
+pub fn verify_archive<R: Read + Seek>(
+    mut input: R,
+    secret: Option<&StartupSecret>,
+    progress: &Progress,
+) -> Result<VerifyReport> {
     let manifest = keyward_backup::read_manifest(&mut input)?;
     input.rewind().map_err(|source| keyward_backup::Error::Io { doing: "read the backup", source })?;
     let unsealed = secret.map(|s| unseal_manifest(&manifest, s)).transpose()?;
@@ -380,6 +412,7 @@ pub fn verify_archive<R: Read + Seek>(mut input: R, secret: Option<&StartupSecre
     let mut round_trips = 0u64;
     let mut objects: HashMap<String, (String, KeyType, KeyState)> = HashMap::new();
     let summary: ReadSummary = ArchiveReader::new(input).read(|_, record| {
+        progress.tick();
         let Some(u) = &unsealed else { return Ok(()) };
         match record {
             Record::Object { id, name, key_type, state, .. } => {
@@ -462,6 +495,7 @@ pub struct RestoreOptions {
     /// identity retired in the organisation.
     pub destination: Option<String>,
     pub dry_run: bool,
+    pub progress: Progress,
 }
 
 /// A key present on both sides of a merge, with different content, and what was kept.
@@ -590,6 +624,7 @@ pub fn restore_archive(dir: &DataDir, archive: &Path, opts: &RestoreOptions) -> 
     let file = std::fs::File::open(archive).map_err(io)?;
     let encode = |e: Error| keyward_backup::Error::Encode(e.to_string());
     ArchiveReader::new(std::io::BufReader::new(file)).read(|component, record| {
+        opts.progress.tick();
         if !restores(component) {
             return Ok(());
         }
@@ -963,7 +998,7 @@ impl crate::Service {
     ) -> Result<WriteSummary> {
         crate::authz::authorize(caller, crate::authz::Action::Backup)?;
         let mac_key = self.backup_mac_key()?;
-        let opts = BackupOptions { components, taken: "online" };
+        let opts = BackupOptions { components, taken: "online", progress: Progress::default() };
         let (_, summary) = write_backup(self.store().as_ref(), out, &opts, Some(&mac_key))?;
         self.record(
             AuditEntry {

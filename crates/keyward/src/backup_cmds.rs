@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use crate::cli::{BackupCmd, Format, Global, RestoreArgs, SecretArgs};
 use crate::local;
 use crate::output::{print_json, print_object};
+use crate::progress::Meter;
 
 fn parse_components(names: &[String]) -> anyhow::Result<Option<Vec<Component>>> {
     if names.is_empty() {
@@ -90,7 +91,11 @@ pub async fn backup(global: &Global, cmd: BackupCmd) -> anyhow::Result<()> {
         BackupCmd::Verify { file, secret } => {
             let secret = startup_secret(&secret)?;
             let f = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
-            let report = backup::verify_archive(BufReader::new(f), secret.as_ref())?;
+            let total = keyward_backup::read_manifest(std::fs::File::open(&file)?).map(|m| m.record_count()).ok();
+            let meter = Meter::new(global.format, "verify", total, "records");
+            let report = backup::verify_archive(BufReader::new(f), secret.as_ref(), &meter.progress());
+            meter.finish();
+            let report = report?;
             report_verified(global.format, &file, &report)
         }
     }
@@ -131,8 +136,11 @@ async fn create(
                 }
                 None => None,
             };
-            let opts = BackupOptions { components: components.clone(), taken: "offline" };
-            let (writer, _) = backup::write_backup(store.as_ref(), writer, &opts, mac_key.as_ref())?;
+            let meter = Meter::new(global.format, "backup", None, "records");
+            let opts = BackupOptions { components: components.clone(), taken: "offline", progress: meter.progress() };
+            let written = backup::write_backup(store.as_ref(), writer, &opts, mac_key.as_ref());
+            meter.finish();
+            let (writer, _) = written?;
             store.close();
             writer
         }
@@ -141,7 +149,10 @@ async fn create(
             let c = crate::client_cmds::client(global)?;
             let body =
                 json!({"components": components.as_ref().map(|cs| cs.iter().map(|c| c.as_str()).collect::<Vec<_>>())});
-            c.download("/v1/sys/backup", &body, &mut writer).await?;
+            let meter = Meter::new(global.format, "backup", None, "bytes");
+            let downloaded = c.download("/v1/sys/backup", &body, &mut writer, &|n| meter.add(n)).await;
+            meter.finish();
+            downloaded?;
             writer
         }
     };
@@ -240,9 +251,18 @@ pub async fn restore(global: &Global, args: RestoreArgs) -> anyhow::Result<()> {
             let dir = DataDir::new(data_dir);
             let _lock = dir.lock("restore")?;
             dir.clean_abandoned_restores();
-            let opts =
-                RestoreOptions { mode, components, destination: args.destination.clone(), dry_run: args.dry_run };
-            let report = backup::restore_archive(&dir, &args.file, &opts)?;
+            let total = keyward_backup::read_manifest(std::fs::File::open(&args.file)?).map(|m| m.record_count()).ok();
+            let meter = Meter::new(global.format, "restore", total, "records");
+            let opts = RestoreOptions {
+                mode,
+                components,
+                destination: args.destination.clone(),
+                dry_run: args.dry_run,
+                progress: meter.progress(),
+            };
+            let report = backup::restore_archive(&dir, &args.file, &opts);
+            meter.finish();
+            let report = report?;
             if !args.dry_run {
                 let store = keyward_store::SqliteStore::open(&dir.db_path(), keyward_service::audit_chain_hash)?;
                 store.audit(
@@ -284,8 +304,23 @@ pub async fn restore(global: &Global, args: RestoreArgs) -> anyhow::Result<()> {
     };
     if global.format == Format::Json {
         print_json(&v);
-        return Ok(());
+    } else {
+        print_restore_report(&args, &v, &target);
     }
+    if args.start {
+        let server = crate::cli::ServerArgs {
+            dev: args.config.is_none(),
+            config: args.config.clone(),
+            data_dir: args.data_dir.clone(),
+            listen: args.listen,
+            unseal: Default::default(),
+        };
+        return crate::server_cmd::run(server).await;
+    }
+    Ok(())
+}
+
+fn print_restore_report(args: &RestoreArgs, v: &Value, target: &str) {
     let dry = v["dry_run"] == json!(true);
     let verb = if dry { "Would restore" } else { "Restored" };
     println!(
@@ -320,7 +355,7 @@ pub async fn restore(global: &Global, args: RestoreArgs) -> anyhow::Result<()> {
     }
     if dry {
         println!("Nothing was changed (--dry-run).");
-        return Ok(());
+        return;
     }
     if let Some(old) = v["kept_old_store"].as_str() {
         println!("The previous store is kept at {old}.");
@@ -328,9 +363,13 @@ pub async fn restore(global: &Global, args: RestoreArgs) -> anyhow::Result<()> {
     match v["sealed"].as_bool() {
         Some(true) => println!("The server is serving again, sealed: unseal it with the backup's startup secret."),
         Some(false) => println!("The server is serving again, unsealed."),
+        None if args.start => {
+            println!(
+                "Starting the server, sealed: unseal it with the startup secret in force when the backup was taken."
+            )
+        }
         None => println!(
             "Start the server; it is sealed and opens with the startup secret that was in force when the backup was taken."
         ),
     }
-    Ok(())
 }

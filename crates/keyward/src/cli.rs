@@ -143,6 +143,15 @@ pub struct RestoreArgs {
     /// Print what would change and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Start the server on the restored directory when the restore has finished (sealed: unseal
+    /// it with the backup's startup secret). With --config it serves as configured; without, a
+    /// dev server on loopback.
+    #[arg(long, requires = "data_dir", conflicts_with = "dry_run")]
+    pub start: bool,
+    #[arg(long, requires = "start")]
+    pub config: Option<PathBuf>,
+    #[arg(long, requires = "start")]
+    pub listen: Option<SocketAddr>,
 }
 
 #[derive(Args, Debug, Default)]

@@ -68,7 +68,11 @@ pub async fn run(global: &Global, args: DrillArgs) -> anyhow::Result<()> {
     let secret = startup_secret(&args.secret)?
         .context("a drill needs the startup secret: --passphrase-file, --key-file or --shares-dir")?;
     let f = std::fs::File::open(&args.file).with_context(|| format!("cannot open {}", args.file.display()))?;
-    let report = backup::verify_archive(std::io::BufReader::new(f), Some(&secret))?;
+    let total = keyward_backup::read_manifest(std::fs::File::open(&args.file)?).map(|m| m.record_count()).ok();
+    let meter = crate::progress::Meter::new(global.format, "verify", total, "records");
+    let report = backup::verify_archive(std::io::BufReader::new(f), Some(&secret), &meter.progress());
+    meter.finish();
+    let report = report?;
     if !report.problems.is_empty() {
         bail!("the backup failed verification: {}", report.problems.join("; "));
     }
@@ -88,7 +92,13 @@ pub async fn run(global: &Global, args: DrillArgs) -> anyhow::Result<()> {
         backup::restore_archive(
             &dir,
             &args.file,
-            &RestoreOptions { mode: RestoreMode::Fresh, components: None, destination: None, dry_run: false },
+            &RestoreOptions {
+                mode: RestoreMode::Fresh,
+                components: None,
+                destination: None,
+                dry_run: false,
+                progress: Default::default(),
+            },
         )?
     };
     let token = {

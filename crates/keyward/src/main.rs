@@ -10,6 +10,7 @@ mod client_cmds;
 mod drill;
 mod local;
 mod output;
+mod progress;
 mod server_cmd;
 
 use clap::Parser;

@@ -585,3 +585,19 @@ async fn online_restore_goes_through_maintenance_and_comes_back() {
     ok(server.cli(&other.token, &["operator", "unseal", "--passphrase-file", &op], None));
     ok(server.cli(&other.token, &["key", "encrypt", "k0"], Some(b"x")));
 }
+
+#[test]
+fn restore_can_start_the_server_when_done() {
+    let (node, backup) = node_with_backup();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("rebuilt");
+    let d = data.display().to_string();
+    let b = backup.display().to_string();
+    let server = Server::spawn(&["restore", &b, "--data-dir", &d, "--start", "--listen", "127.0.0.1:0"], &data)
+        .expect("restore --start serves");
+    let status = json_out(run(&["operator", "status", "--format", "json"], &[("KEYWARD_ADDR", &server.addr)], None));
+    assert_eq!(status["sealed"], true, "it starts sealed");
+    let p = node.passphrase_file().display().to_string();
+    ok(server.cli(&node.token, &["operator", "unseal", "--passphrase-file", &p], None));
+    ok(server.cli(&node.token, &["key", "encrypt", "k0"], Some(b"back in service")));
+}
