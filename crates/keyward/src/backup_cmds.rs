@@ -14,7 +14,7 @@ use keyward_store::{DataDir, Store};
 use keyward_types::Component;
 use serde_json::{Value, json};
 
-use crate::cli::{BackupCmd, Format, Global, RestoreArgs, SecretArgs};
+use crate::cli::{AgeArgs, BackupCmd, Format, Global, RestoreArgs, SecretArgs};
 use crate::local;
 use crate::output::{print_json, print_object};
 use crate::progress::Meter;
@@ -60,6 +60,25 @@ pub fn startup_secret(args: &SecretArgs) -> anyhow::Result<Option<StartupSecret>
     Ok(Some(StartupSecret::Shares(shares)))
 }
 
+/// The archive to read: `path` itself, or (for an age-encrypted file) its decryption into a
+/// private temporary directory that lives as long as the returned guard.
+pub fn plain_archive(path: &Path, age: &AgeArgs) -> anyhow::Result<(PathBuf, Option<tempfile::TempDir>)> {
+    if !crate::age_layer::is_age_file(path)? {
+        return Ok((path.to_owned(), None));
+    }
+    if age.age_identity.is_empty() && age.age_passphrase_file.is_none() {
+        bail!(
+            "{} is encrypted with age: pass --age-identity FILE or --age-passphrase-file FILE to open it",
+            path.display()
+        );
+    }
+    let passphrase = age.age_passphrase_file.as_deref().map(local::read_passphrase).transpose()?;
+    let dir = tempfile::Builder::new().prefix("keyward-age-").tempdir().context("cannot make a temporary directory")?;
+    let plain = dir.path().join("archive.kwb");
+    crate::age_layer::decrypt_file(path, &plain, &age.age_identity, passphrase.as_ref().map(|p| p.expose()))?;
+    Ok((plain, Some(dir)))
+}
+
 fn partial_path(out: &Path) -> PathBuf {
     let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "backup".into());
     out.with_file_name(format!(".{name}.partial-{}", std::process::id()))
@@ -74,24 +93,51 @@ fn sync_parent(path: &Path) {
 
 pub async fn backup(global: &Global, cmd: BackupCmd) -> anyhow::Result<()> {
     match cmd {
-        BackupCmd::Create { out, components, data_dir, secret } => {
+        BackupCmd::Create { out, components, data_dir, secret, age } => {
             let components = parse_components(&components)?;
             if out.exists() {
                 bail!("{} already exists: choose a new file name (a backup never overwrites another)", out.display());
             }
+            let encrypt = !age.age_recipient.is_empty() || age.age_passphrase_file.is_some();
+            if !age.age_identity.is_empty() {
+                bail!("--age-identity decrypts; to encrypt a new backup give --age-recipient or --age-passphrase-file");
+            }
             let tmp = partial_path(&out);
-            let result = create(global, &out, &tmp, components, data_dir, &secret).await;
+            let sealed = PathBuf::from(format!("{}.age", tmp.display()));
+            let result = async {
+                let summary = create(global, &tmp, components, data_dir, &secret).await?;
+                let last = if encrypt {
+                    let passphrase = age.age_passphrase_file.as_deref().map(local::read_passphrase).transpose()?;
+                    crate::age_layer::encrypt_file(
+                        &tmp,
+                        &sealed,
+                        &age.age_recipient,
+                        passphrase.as_ref().map(|p| p.expose()),
+                    )?;
+                    std::fs::remove_file(&tmp).with_context(|| format!("cannot remove {}", tmp.display()))?;
+                    sealed.clone()
+                } else {
+                    tmp.clone()
+                };
+                std::fs::rename(&last, &out)
+                    .with_context(|| format!("cannot rename the backup to {}", out.display()))?;
+                sync_parent(&out);
+                anyhow::Ok(summary)
+            }
+            .await;
             if result.is_err() {
                 let _ = std::fs::remove_file(&tmp);
+                let _ = std::fs::remove_file(&sealed);
             }
             let summary = result?;
-            report_created(global.format, &out, &summary);
+            report_created(global.format, &out, &summary, encrypt);
             Ok(())
         }
-        BackupCmd::Verify { file, secret } => {
+        BackupCmd::Verify { file, secret, age } => {
             let secret = startup_secret(&secret)?;
-            let f = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
-            let total = keyward_backup::read_manifest(std::fs::File::open(&file)?).map(|m| m.record_count()).ok();
+            let (file_plain, _guard) = plain_archive(&file, &age)?;
+            let f = std::fs::File::open(&file_plain).with_context(|| format!("cannot open {}", file.display()))?;
+            let total = keyward_backup::read_manifest(std::fs::File::open(&file_plain)?).map(|m| m.record_count()).ok();
             let meter = Meter::new(global.format, "verify", total, "records");
             let report = backup::verify_archive(BufReader::new(f), secret.as_ref(), &meter.progress());
             meter.finish();
@@ -103,7 +149,6 @@ pub async fn backup(global: &Global, cmd: BackupCmd) -> anyhow::Result<()> {
 
 async fn create(
     global: &Global,
-    out: &Path,
     tmp: &Path,
     components: Option<Vec<Component>>,
     data_dir: Option<PathBuf>,
@@ -164,8 +209,6 @@ async fn create(
     let summary = keyward_backup::ArchiveReader::new(BufReader::new(check))
         .check()
         .context("the backup failed its check after writing; nothing was kept")?;
-    std::fs::rename(tmp, out).with_context(|| format!("cannot rename the backup to {}", out.display()))?;
-    sync_parent(out);
     Ok(summary)
 }
 
@@ -173,10 +216,11 @@ fn components_json(m: &keyward_backup::Manifest) -> Value {
     Value::Object(m.components.iter().map(|c| (c.name.clone(), json!(c.records))).collect())
 }
 
-fn report_created(format: Format, out: &Path, s: &keyward_backup::ReadSummary) {
+fn report_created(format: Format, out: &Path, s: &keyward_backup::ReadSummary, age: bool) {
     let m = &s.manifest;
     let v = json!({
         "file": out,
+        "age_encrypted": age,
         "bytes": s.bytes,
         "records": m.record_count(),
         "components": components_json(m),
@@ -241,6 +285,7 @@ fn report_verified(format: Format, file: &Path, r: &backup::VerifyReport) -> any
 
 pub async fn restore(global: &Global, args: RestoreArgs) -> anyhow::Result<()> {
     let components = parse_components(&args.components)?;
+    let (archive, _guard) = plain_archive(&args.file, &args.age)?;
     let mode = match (args.erase, args.merge) {
         (true, _) => RestoreMode::Erase,
         (_, true) => RestoreMode::Merge,
@@ -251,7 +296,7 @@ pub async fn restore(global: &Global, args: RestoreArgs) -> anyhow::Result<()> {
             let dir = DataDir::new(data_dir);
             let _lock = dir.lock("restore")?;
             dir.clean_abandoned_restores();
-            let total = keyward_backup::read_manifest(std::fs::File::open(&args.file)?).map(|m| m.record_count()).ok();
+            let total = keyward_backup::read_manifest(std::fs::File::open(&archive)?).map(|m| m.record_count()).ok();
             let meter = Meter::new(global.format, "restore", total, "records");
             let opts = RestoreOptions {
                 mode,
@@ -260,7 +305,7 @@ pub async fn restore(global: &Global, args: RestoreArgs) -> anyhow::Result<()> {
                 dry_run: args.dry_run,
                 progress: meter.progress(),
             };
-            let report = backup::restore_archive(&dir, &args.file, &opts);
+            let report = backup::restore_archive(&dir, &archive, &opts);
             meter.finish();
             let report = report?;
             if !args.dry_run {
@@ -285,7 +330,7 @@ pub async fn restore(global: &Global, args: RestoreArgs) -> anyhow::Result<()> {
             (keyward_server::rest::restore_report_json(&report), data_dir.display().to_string())
         }
         None => {
-            let bytes = std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+            let bytes = std::fs::read(&archive).with_context(|| format!("cannot read {}", args.file.display()))?;
             let mut query = vec![
                 format!("erase={}", args.erase),
                 format!("merge={}", args.merge),

@@ -88,6 +88,8 @@ pub struct DrillArgs {
     pub file: PathBuf,
     #[command(flatten)]
     pub secret: SecretArgs,
+    #[command(flatten)]
+    pub age: AgeArgs,
     /// Where to restore (default: a new temporary directory, removed afterwards).
     #[arg(long)]
     pub scratch_dir: Option<PathBuf>,
@@ -111,18 +113,38 @@ pub enum BackupCmd {
         /// Offline only: the startup secret, to authenticate the manifest.
         #[command(flatten)]
         secret: SecretArgs,
+        #[command(flatten)]
+        age: AgeArgs,
     },
     /// Check a backup: structure and checksums always; with the secret, that every key decrypts.
     Verify {
         file: PathBuf,
         #[command(flatten)]
         secret: SecretArgs,
+        #[command(flatten)]
+        age: AgeArgs,
     },
+}
+
+/// Optional age encryption of the whole backup file, for off-site copies.
+#[derive(Args, Debug, Default, Clone)]
+pub struct AgeArgs {
+    /// Encrypt the backup file with age to this recipient (age1...); repeatable.
+    #[arg(long)]
+    pub age_recipient: Vec<String>,
+    /// age passphrase file: encrypts a new backup, or decrypts an age-encrypted one.
+    #[arg(long)]
+    pub age_passphrase_file: Option<PathBuf>,
+    /// age identity file (as written by age-keygen) to decrypt an age-encrypted backup; repeatable.
+    #[arg(long)]
+    pub age_identity: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]
 pub struct RestoreArgs {
     pub file: PathBuf,
+    #[command(flatten)]
+    pub age: AgeArgs,
     /// The stopped node's data directory. Without it, the running server (KEYWARD_ADDR)
     /// restores online: it goes into maintenance, restores, and serves again.
     #[arg(long)]

@@ -67,8 +67,9 @@ pub async fn run(global: &Global, args: DrillArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let secret = startup_secret(&args.secret)?
         .context("a drill needs the startup secret: --passphrase-file, --key-file or --shares-dir")?;
-    let f = std::fs::File::open(&args.file).with_context(|| format!("cannot open {}", args.file.display()))?;
-    let total = keyward_backup::read_manifest(std::fs::File::open(&args.file)?).map(|m| m.record_count()).ok();
+    let (archive, _guard) = crate::backup_cmds::plain_archive(&args.file, &args.age)?;
+    let f = std::fs::File::open(&archive).with_context(|| format!("cannot open {}", args.file.display()))?;
+    let total = keyward_backup::read_manifest(std::fs::File::open(&archive)?).map(|m| m.record_count()).ok();
     let meter = crate::progress::Meter::new(global.format, "verify", total, "records");
     let report = backup::verify_archive(std::io::BufReader::new(f), Some(&secret), &meter.progress());
     meter.finish();
@@ -91,7 +92,7 @@ pub async fn run(global: &Global, args: DrillArgs) -> anyhow::Result<()> {
         let _lock = dir.lock("drill")?;
         backup::restore_archive(
             &dir,
-            &args.file,
+            &archive,
             &RestoreOptions {
                 mode: RestoreMode::Fresh,
                 components: None,

@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 failure (including "signature invalid"), 2 usage error.
 #![forbid(unsafe_code)]
 
+mod age_layer;
 mod backup_cmds;
 mod bench;
 mod cli;

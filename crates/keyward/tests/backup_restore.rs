@@ -601,3 +601,64 @@ fn restore_can_start_the_server_when_done() {
     ok(server.cli(&node.token, &["operator", "unseal", "--passphrase-file", &p], None));
     ok(server.cli(&node.token, &["key", "encrypt", "k0"], Some(b"back in service")));
 }
+
+#[test]
+fn age_encrypted_backups_for_off_site_copies() {
+    let (node, _) = node_with_backup();
+    let d = node.data.display().to_string();
+    let p = node.passphrase_file().display().to_string();
+    let age_pass = node.path("age-pass");
+    std::fs::write(&age_pass, "an off-site passphrase\n").unwrap();
+    let ap = age_pass.display().to_string();
+    let out = node.path("offsite.kwb.age");
+    let o = out.display().to_string();
+    let v = json_out(run(
+        &["backup", "create", "--data-dir", &d, "--out", &o, "--age-passphrase-file", &ap, "--format", "json"],
+        &[],
+        None,
+    ));
+    assert_eq!(v["age_encrypted"], true);
+    assert!(std::fs::read(&out).unwrap().starts_with(b"age-encryption.org/v1\n"));
+    let refused = run(&["backup", "verify", &o], &[], None);
+    assert!(stderr(&refused).contains("encrypted with age"), "{}", stderr(&refused));
+    let v = json_out(run(
+        &["backup", "verify", &o, "--age-passphrase-file", &ap, "--passphrase-file", &p, "--format", "json"],
+        &[],
+        None,
+    ));
+    assert_eq!(v["ok"], true, "{v}");
+    let wrong = node.path("wrong-age");
+    std::fs::write(&wrong, "not it").unwrap();
+    let o2 = run(&["backup", "verify", &o, "--age-passphrase-file", &wrong.display().to_string()], &[], None);
+    assert_eq!(o2.status.code(), Some(1));
+
+    // To an X25519 recipient, and opened by the standard age tool.
+    let identity = node.path("age-identity.txt");
+    let keygen = std::process::Command::new("age-keygen")
+        .arg("-o")
+        .arg(&identity)
+        .output()
+        .expect("age-keygen (scripts/test installs age)");
+    assert!(keygen.status.success());
+    let recipient = String::from_utf8_lossy(&keygen.stderr).split_whitespace().last().unwrap().to_owned();
+    assert!(recipient.starts_with("age1"), "{recipient}");
+    let out2 = node.path("to-recipient.kwb.age");
+    let o2 = out2.display().to_string();
+    ok(run(&["backup", "create", "--data-dir", &d, "--out", &o2, "--age-recipient", &recipient], &[], None));
+    let plain = node.path("opened-by-age.kwb");
+    let age = std::process::Command::new("age")
+        .arg("-d")
+        .arg("-i")
+        .arg(&identity)
+        .arg("-o")
+        .arg(&plain)
+        .arg(&out2)
+        .output()
+        .unwrap();
+    assert!(age.status.success(), "{}", String::from_utf8_lossy(&age.stderr));
+    ok(run(&["backup", "verify", &plain.display().to_string(), "--passphrase-file", &p], &[], None));
+    // And restored straight from the encrypted file.
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("r").display().to_string();
+    ok(run(&["restore", &o2, "--data-dir", &target, "--age-identity", &identity.display().to_string()], &[], None));
+}
