@@ -999,6 +999,7 @@ async fn restore(
         destination: q.destination,
         dry_run: q.dry_run,
         progress: Default::default(),
+        keep_schema_versions: false,
     };
     let dir = keyward_store::DataDir::new(&state.data_dir);
     let path = upload.clone();

@@ -248,7 +248,17 @@ pub fn write_backup<W: Write + Send + 'static>(
     opts: &BackupOptions,
     mac_key: Option<&Secret>,
 ) -> Result<(W, WriteSummary)> {
-    let snap = store.snapshot()?;
+    write_backup_of(&store.snapshot()?, out, opts, mac_key)
+}
+
+/// Writes a backup of one snapshot (also of a store too old for this binary to serve, before
+/// it is upgraded).
+pub fn write_backup_of<W: Write + Send + 'static>(
+    snap: &keyward_store::Snapshot,
+    out: W,
+    opts: &BackupOptions,
+    mac_key: Option<&Secret>,
+) -> Result<(W, WriteSummary)> {
     let info = snap.info().clone();
     let mut w = ArchiveWriter::new(out, WriterOptions::default()).map_err(archive_err)?;
     let version_of =
@@ -496,6 +506,9 @@ pub struct RestoreOptions {
     pub destination: Option<String>,
     pub dry_run: bool,
     pub progress: Progress,
+    /// Recreate each component's tables at the backup's schema versions (a rollback to the
+    /// schema an older binary expects) instead of this binary's.
+    pub keep_schema_versions: bool,
 }
 
 /// A key present on both sides of a merge, with different content, and what was kept.
@@ -559,6 +572,9 @@ pub fn restore_archive(dir: &DataDir, archive: &Path, opts: &RestoreOptions) -> 
     if dir.is_initialized() && opts.mode == RestoreMode::Fresh {
         return Err(Error::TargetInitialized { path: dir.root().display().to_string() });
     }
+    // A backup written by a newer binary is refused by name, before anything else.
+    let backup_versions = backup_component_versions(archive)?;
+    keyward_store::components::check_not_newer(&backup_versions)?;
     if merge && opts.destination.is_some() {
         return Err(Error::invalid(
             "destination",
@@ -610,7 +626,14 @@ pub fn restore_archive(dir: &DataDir, archive: &Path, opts: &RestoreOptions) -> 
 
     let restores = |c: &str| wanted.iter().any(|w| w.as_str() == c);
     let tmp = dir.restore_path();
-    let mut loader = if opts.dry_run { None } else { Some(RestoreLoader::create(&tmp)?) };
+    let mut loader = match (opts.dry_run, opts.keep_schema_versions) {
+        (true, _) => None,
+        (false, false) => Some(RestoreLoader::create(&tmp)?),
+        (false, true) => {
+            let versions: Vec<(String, u32)> = backup_versions.iter().map(|r| (r.name.clone(), r.version)).collect();
+            Some(RestoreLoader::create_with_versions(&tmp, &versions)?)
+        }
+    };
     // A merge starts from everything the live node has; the backup only adds.
     if merge && let (Some(snap), Some(loader)) = (&live, loader.as_mut()) {
         let mut ignored = None;
@@ -654,6 +677,13 @@ pub fn restore_archive(dir: &DataDir, archive: &Path, opts: &RestoreOptions) -> 
             }
             Row::Mutation(Mutation::PutToken(t)) if merge && m.live_tokens.contains(&t.id) => return Ok(()),
             Row::Mutation(Mutation::PutComponent(_)) if merge => return Ok(()),
+            // The restored tables are at this binary's versions unless the versions are kept.
+            Row::Mutation(Mutation::PutComponent(mut c)) if !opts.keep_schema_versions => {
+                if let Some(spec) = keyward_store::components::spec(&c.name) {
+                    c.schema_version = spec.version;
+                }
+                Row::Mutation(Mutation::PutComponent(c))
+            }
             Row::Audit(_) if merge => {
                 m.skipped_audit += 1;
                 return Ok(());
@@ -779,7 +809,9 @@ pub fn restore_archive(dir: &DataDir, archive: &Path, opts: &RestoreOptions) -> 
         loader.put(&Mutation::PutServer(s))?;
     }
     if !partial && !merge {
-        loader.put(&Mutation::SetSeal { config: manifest.seal.config.to_string() })?;
+        // Re-serialised through the seal's own type, so the stored text is exactly what init wrote.
+        let config = SealConfig::from_json(&manifest.seal.config.to_string())?;
+        loader.put(&Mutation::SetSeal { config: config.to_json() })?;
         for k in &manifest.seal.keyring {
             loader.put(&Mutation::PutKeyring(KeyringRow {
                 version: k.version,
@@ -798,6 +830,33 @@ pub fn restore_archive(dir: &DataDir, archive: &Path, opts: &RestoreOptions) -> 
     drop(live);
     report.kept_old_store = dir.install(&tmp)?;
     Ok(report)
+}
+
+/// The component registry recorded in an archive's `config` component.
+fn backup_component_versions(archive: &Path) -> Result<Vec<keyward_store::components::Registered>> {
+    let io = |source| keyward_backup::Error::Io { doing: "open the backup", source };
+    let mut out = Vec::new();
+    let file = std::fs::File::open(archive).map_err(io)?;
+    // The config component comes first and is tiny: stop reading once it is done.
+    let result = ArchiveReader::new(std::io::BufReader::new(file)).read(|component, record| {
+        if component != "config" {
+            return Err(keyward_backup::Error::Usage("done"));
+        }
+        if let Record::Component { name, schema_version, installed_at } = record {
+            out.push(keyward_store::components::Registered {
+                name,
+                version: schema_version,
+                installed_at,
+                upgraded_at: None,
+                missing_tables: Vec::new(),
+            });
+        }
+        Ok(())
+    });
+    match result {
+        Ok(_) | Err(keyward_backup::Error::Usage("done")) => Ok(out),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Decides what a merge does with one backed-up key.

@@ -3,7 +3,7 @@
 
 use keyward_seal::{Issued, NewSecret};
 use keyward_store::{ComponentRow, IdentityRow, KeyringRow, Mutation, Store};
-use keyward_types::{Component, Id, Role};
+use keyward_types::{Id, Role};
 
 use crate::tokens::issue_token;
 use crate::{Error, Result, now};
@@ -55,10 +55,10 @@ pub fn initialize(store: &dyn Store, opts: InitOptions) -> Result<InitOutcome> {
             created_at: created_at.clone(),
         }),
     ];
-    for c in Component::ALL {
+    for c in keyward_store::components::COMPONENTS.iter().filter(|c| c.required) {
         batch.push(Mutation::PutComponent(ComponentRow {
-            name: c.as_str().into(),
-            schema_version: keyward_store::SCHEMA_VERSION,
+            name: c.name.into(),
+            schema_version: c.version,
             installed_at: created_at.clone(),
         }));
     }

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod components;
 mod datadir;
 mod restore;
 mod rows;
@@ -27,6 +28,16 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    #[error(
+        "component {name:?} of this store is at schema version {found}, newer than this binary supports ({supported}); run a newer keyward"
+    )]
+    NewerComponent { name: String, found: u32, supported: u32 },
+    #[error("this store has a component {name:?} that this binary does not know: it was written by a newer keyward")]
+    UnknownComponent { name: String },
+    #[error(
+        "component {name:?} of this store is at schema version {found}; this binary writes {current}. Run keyward upgrade --data-dir <dir> first (it takes a backup), or start the server with --upgrade"
+    )]
+    NeedsUpgrade { name: String, found: u32, current: u32 },
     #[error("a key named {name:?} already exists")]
     NameTaken { name: String },
     #[error("no object with id {id}")]

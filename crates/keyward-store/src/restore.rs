@@ -23,8 +23,18 @@ pub struct RestoreLoader {
 }
 
 impl RestoreLoader {
-    /// Creates the file at `path`, which must not exist.
+    /// Creates the file at `path`, which must not exist, at this binary's schema versions.
     pub fn create(path: &Path) -> Result<Self> {
+        Self::create_at(path, None)
+    }
+
+    /// Creates the file at `path` with each component's tables at exactly the given schema
+    /// versions: a rollback to the schema an older binary expects.
+    pub fn create_with_versions(path: &Path, versions: &[(String, u32)]) -> Result<Self> {
+        Self::create_at(path, Some(versions))
+    }
+
+    fn create_at(path: &Path, versions: Option<&[(String, u32)]>) -> Result<Self> {
         if path.exists() {
             return Err(Error::Io {
                 path: path.display().to_string(),
@@ -37,7 +47,18 @@ impl RestoreLoader {
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
         }
-        migrate(&mut conn)?;
+        match versions {
+            None => migrate(&mut conn)?,
+            Some(v) => {
+                conn.execute_batch(crate::sqlite::SCHEMA_V1).map_err(db("creating the schema"))?;
+                conn.execute(
+                    "INSERT INTO meta(key, value) VALUES ('schema_version', ?1)",
+                    params![crate::SCHEMA_VERSION.to_string()],
+                )
+                .map_err(db("creating the schema"))?;
+                crate::components::apply_up_to(&conn, v)?;
+            }
+        }
         // Bulk load: one transaction; durability comes from the checkpoint and fsync at the end.
         conn.execute_batch("PRAGMA synchronous = OFF; BEGIN IMMEDIATE").map_err(db("starting a restore"))?;
         Ok(RestoreLoader { conn, path: path.to_owned(), done: false })

@@ -24,7 +24,7 @@ const MAX_GROUP: usize = 1024;
 /// loses at most this much of such records. Any job with a waiter ends the wait at once.
 const QUEUED_AUDIT_DELAY: std::time::Duration = std::time::Duration::from_millis(10);
 
-const SCHEMA_V1: &str = r#"
+pub(crate) const SCHEMA_V1: &str = r#"
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -214,6 +214,7 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
     if !has_meta {
         let tx = conn.transaction().map_err(db("creating the schema"))?;
         tx.execute_batch(SCHEMA_V1).map_err(db("creating the schema"))?;
+        crate::components::apply_all(&tx)?;
         tx.execute("INSERT INTO meta(key, value) VALUES ('schema_version', ?1)", params![SCHEMA_VERSION.to_string()])
             .map_err(db("creating the schema"))?;
         tx.commit().map_err(db("creating the schema"))?;
@@ -223,7 +224,7 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
     if found > SCHEMA_VERSION {
         return Err(Error::NewerSchema { found, supported: SCHEMA_VERSION });
     }
-    Ok(())
+    crate::components::check_current(conn)
 }
 
 pub(crate) fn read_schema_version(conn: &Connection) -> Result<u32> {
@@ -461,9 +462,11 @@ pub(crate) fn apply_row(tx: &Connection, m: &Mutation) -> Result<()> {
             }
         }
         Mutation::PutComponent(c) => {
+            // An upsert that names only the columns every schema version has.
             exec(
                 tx,
-                "INSERT OR REPLACE INTO components(name, schema_version, installed_at) VALUES (?1, ?2, ?3)",
+                "INSERT INTO components(name, schema_version, installed_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(name) DO UPDATE SET schema_version = excluded.schema_version, installed_at = excluded.installed_at",
                 params![c.name, c.schema_version, c.installed_at],
             )
             .map_err(d)?;

@@ -304,6 +304,7 @@ pub async fn restore(global: &Global, args: RestoreArgs) -> anyhow::Result<()> {
                 destination: args.destination.clone(),
                 dry_run: args.dry_run,
                 progress: meter.progress(),
+                keep_schema_versions: false,
             };
             let report = backup::restore_archive(&dir, &archive, &opts);
             meter.finish();
@@ -359,6 +360,7 @@ pub async fn restore(global: &Global, args: RestoreArgs) -> anyhow::Result<()> {
             data_dir: args.data_dir.clone(),
             listen: args.listen,
             unseal: Default::default(),
+            upgrade: false,
         };
         return crate::server_cmd::run(server).await;
     }

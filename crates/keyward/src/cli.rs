@@ -73,8 +73,23 @@ pub enum Command {
     /// The organisation's servers as this node knows them.
     #[command(subcommand)]
     Org(OrgCmd),
+    /// Migrate a stopped node's components to this binary's schema versions (a verified backup
+    /// is taken first), or roll the last upgrade back.
+    Upgrade(UpgradeArgs),
     /// Measure a running server over HTTP.
     Bench(BenchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct UpgradeArgs {
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// List the steps and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Restore the newest pre-upgrade backup, with the schema versions it had.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub rollback: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -205,6 +220,9 @@ pub struct ServerArgs {
     pub listen: Option<SocketAddr>,
     #[command(flatten)]
     pub unseal: UnsealAtStart,
+    /// Upgrade the store first if it is older than this binary (a verified backup is taken).
+    #[arg(long)]
+    pub upgrade: bool,
 }
 
 #[derive(Args, Debug)]

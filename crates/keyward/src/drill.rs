@@ -99,6 +99,7 @@ pub async fn run(global: &Global, args: DrillArgs) -> anyhow::Result<()> {
                 destination: None,
                 dry_run: false,
                 progress: Default::default(),
+                keep_schema_versions: false,
             },
         )?
     };

@@ -13,6 +13,7 @@ mod local;
 mod output;
 mod progress;
 mod server_cmd;
+mod upgrade_cmd;
 
 use clap::Parser;
 
@@ -75,6 +76,7 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         Command::Restore(args) => backup_cmds::restore(&cli.global, args).await,
         Command::Drill(args) => drill::run(&cli.global, args).await,
         Command::Org(cli::OrgCmd::List) => client_cmds::org_list(&cli.global).await,
+        Command::Upgrade(args) => upgrade_cmd::run(&cli.global, args),
         Command::Bench(args) => bench::run(&cli.global, args).await,
     }
 }

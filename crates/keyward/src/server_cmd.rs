@@ -78,6 +78,11 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         dev_secret = Some(passphrase);
     }
 
+    if args.upgrade {
+        let _lock = dir.lock("upgrade")?;
+        let report = crate::upgrade_cmd::upgrade_dir(&dir, false)?;
+        crate::upgrade_cmd::print_report(crate::cli::Format::Table, &report, &data_dir);
+    }
     let (_lock, store) = local::open_store(&dir, "server")?;
     let service = Arc::new(Service::new(store.clone() as Arc<dyn Store>)?);
     let svc = service.clone();
