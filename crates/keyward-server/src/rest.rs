@@ -120,7 +120,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/audit/verify", post(audit_verify))
         .route("/v1/sys/backup", post(backup))
         .route("/v1/org/servers", get(org_servers))
-        .route("/v1/sys/restore", post(restore));
+        .route("/v1/sys/restore", post(restore))
+        .route("/v1/sys/doctor", get(doctor));
     Router::new()
         .route("/v1/sys/health", get(health))
         .route("/v1/sys/status", get(status))
@@ -1009,4 +1010,41 @@ async fn restore(
     let mut v = restore_report_json(&report);
     v["sealed"] = json!(state.service.is_sealed());
     Ok(Json(v))
+}
+
+#[derive(Deserialize, Default)]
+struct DoctorQuery {
+    max_backup_age_days: Option<u64>,
+    #[serde(default)]
+    backup_dir: Vec<String>,
+}
+
+/// `GET /v1/sys/doctor` (admin): the doctor's checks on the running node, without repairs.
+async fn doctor(State(state): State<AppState>, c: CallerExt, Query(q): Query<DoctorQuery>) -> ApiResult {
+    let c = caller(&c)?;
+    keyward_service::authz::authorize(&c, keyward_service::authz::Action::Doctor).map_err(ApiError::from)?;
+    let dir = keyward_store::DataDir::new(&state.data_dir);
+    let opts = keyward_service::doctor::DoctorOptions {
+        fix: false,
+        secret_paths: Vec::new(),
+        backup_dirs: q.backup_dir.into_iter().map(std::path::PathBuf::from).collect(),
+        max_backup_age: std::time::Duration::from_secs(q.max_backup_age_days.unwrap_or(7) * 86_400),
+        tls_cert: None,
+        previous_lock_text: None,
+    };
+    let findings = blocking(&state, move |_| keyward_service::doctor::examine(&dir, &opts)).await?;
+    Ok(Json(doctor_report_json(&findings)))
+}
+
+/// The JSON shape of the doctor's findings, shared by the API and the CLI's offline doctor.
+pub fn doctor_report_json(findings: &[keyward_service::doctor::Finding]) -> Value {
+    use keyward_service::doctor::Severity;
+    let errors = findings.iter().filter(|f| f.severity == Severity::Error && f.fixed.is_none()).count();
+    json!({
+        "healthy": errors == 0,
+        "errors": errors,
+        "findings": findings.iter().map(|f| json!({
+            "check": f.check, "severity": f.severity.as_str(), "message": f.message, "fix": f.fix, "fixed": f.fixed,
+        })).collect::<Vec<_>>(),
+    })
 }

@@ -45,6 +45,8 @@ pub enum Action<'a> {
     Backup,
     /// Replace the node's data from a backup.
     Restore,
+    /// Run the doctor's checks.
+    Doctor,
 }
 
 impl Action<'_> {
@@ -61,6 +63,7 @@ impl Action<'_> {
             Action::ReadAudit => "read the audit log".into(),
             Action::Backup => "take backups".into(),
             Action::Restore => "restore backups".into(),
+            Action::Doctor => "run the doctor's checks".into(),
         }
     }
 }

@@ -13,6 +13,7 @@ mod audit;
 pub mod authz;
 pub mod backup;
 mod crypto_ops;
+pub mod doctor;
 mod error;
 mod init;
 mod keys;

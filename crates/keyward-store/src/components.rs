@@ -273,3 +273,24 @@ impl Upgrader {
         apply_step(&mut self.conn, step, at)
     }
 }
+
+/// Which of `tables` exist in the store at `path`.
+pub fn tables_present(path: &std::path::Path, tables: &[&str]) -> Result<Vec<String>> {
+    let conn = crate::sqlite::open_connection(path)?;
+    let mut out = Vec::new();
+    for t in tables {
+        if table_exists(&conn, t)? {
+            out.push((*t).to_owned());
+        }
+    }
+    Ok(out)
+}
+
+/// (count, lowest, highest) sequence numbers of the change log.
+pub fn change_log_span(path: &std::path::Path) -> Result<(u64, u64, u64)> {
+    let conn = crate::sqlite::open_connection(path)?;
+    conn.query_row("SELECT count(*), coalesce(min(seq), 0), coalesce(max(seq), 0) FROM changelog", [], |r| {
+        Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64))
+    })
+    .map_err(db("reading the change log"))
+}

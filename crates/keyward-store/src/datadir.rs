@@ -78,14 +78,44 @@ impl DataDir {
         file.set_len(0).map_err(io)?;
         file.seek(SeekFrom::Start(0)).map_err(io)?;
         file.write_all(info.as_bytes()).map_err(io)?;
-        Ok(DataDirLock { _file: file })
+        Ok(DataDirLock { _file: file, note_on_release: String::new() })
     }
 }
 
 /// Held for as long as a process works on the directory; released on drop or process death.
+/// On drop the holder's description is cleared, so a description left in the file means its
+/// process died without letting go (kill -9, power loss): `doctor` reports that.
 #[derive(Debug)]
 pub struct DataDirLock {
     _file: File,
+    /// What to leave in the lock file on release; empty by default.
+    note_on_release: String,
+}
+
+impl DataDirLock {
+    /// Leaves `note` in the lock file on release instead of clearing it: for a read-only look
+    /// (doctor without --fix) that must not erase a stale note it only reports.
+    pub fn leave_note_on_release(&mut self, note: String) {
+        self.note_on_release = note;
+    }
+}
+
+impl Drop for DataDirLock {
+    fn drop(&mut self) {
+        let _ = self._file.set_len(0);
+        if !self.note_on_release.is_empty() {
+            let _ = self._file.seek(SeekFrom::Start(0));
+            let _ = self._file.write_all(self.note_on_release.as_bytes());
+        }
+    }
+}
+
+impl DataDir {
+    /// The holder description left in the lock file (empty when the last holder exited
+    /// cleanly), read without taking the lock.
+    pub fn lock_file_text(&self) -> String {
+        std::fs::read_to_string(self.root.join(LOCK_FILE)).unwrap_or_default().trim().to_owned()
+    }
 }
 
 #[cfg(test)]

@@ -76,8 +76,33 @@ pub enum Command {
     /// Migrate a stopped node's components to this binary's schema versions (a verified backup
     /// is taken first), or roll the last upgrade back.
     Upgrade(UpgradeArgs),
+    /// Find inconsistent or risky state (stale registrations, orphaned data, schema versions,
+    /// a stale lock, permissions, change log, audit chain, disk space, TLS expiry, backup age)
+    /// and repair what is safe with --fix. Offline with --data-dir, else asks the server.
+    Doctor(DoctorArgs),
     /// Measure a running server over HTTP.
     Bench(BenchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DoctorArgs {
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Repair what cannot lose data, and say what was changed.
+    #[arg(long, requires = "data_dir")]
+    pub fix: bool,
+    /// A key file or shares directory whose permissions to check; repeatable.
+    #[arg(long = "secret-path")]
+    pub secret_paths: Vec<PathBuf>,
+    /// Where backups are kept (besides <data dir>/backups); repeatable.
+    #[arg(long = "backup-dir")]
+    pub backup_dirs: Vec<PathBuf>,
+    /// Warn when the newest verified backup is older than this many days.
+    #[arg(long, default_value_t = 7)]
+    pub max_backup_age_days: u64,
+    /// keyward.toml, to check the TLS certificate's expiry.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

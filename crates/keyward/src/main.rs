@@ -8,6 +8,7 @@ mod backup_cmds;
 mod bench;
 mod cli;
 mod client_cmds;
+mod doctor_cmd;
 mod drill;
 mod local;
 mod output;
@@ -29,6 +30,18 @@ impl std::fmt::Display for Exit {
 impl std::error::Error for Exit {}
 
 fn main() {
+    // `keyward key list | head` closes our stdout early; printing then fails. That is the reader's
+    // choice, not an error of ours: leave quietly, as a program killed by SIGPIPE would.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg =
+            payload.downcast_ref::<String>().map(String::as_str).or_else(|| payload.downcast_ref::<&str>().copied());
+        if msg.is_some_and(|m| m.contains("Broken pipe")) {
+            std::process::exit(141);
+        }
+        default_hook(info);
+    }));
     let cli = cli::Cli::parse();
     let is_server = matches!(cli.command, cli::Command::Server(_));
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| if is_server { "info".into() } else { "warn".into() });
@@ -77,6 +90,7 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         Command::Drill(args) => drill::run(&cli.global, args).await,
         Command::Org(cli::OrgCmd::List) => client_cmds::org_list(&cli.global).await,
         Command::Upgrade(args) => upgrade_cmd::run(&cli.global, args),
+        Command::Doctor(args) => doctor_cmd::run(&cli.global, args).await,
         Command::Bench(args) => bench::run(&cli.global, args).await,
     }
 }
