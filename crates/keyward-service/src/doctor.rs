@@ -74,7 +74,7 @@ pub fn examine(dir: &DataDir, opts: &DoctorOptions) -> Result<Vec<Finding>> {
     check_disk(dir, &mut out);
     check_tls(opts, &mut out);
     check_backups(dir, opts, &mut out);
-    out.sort_by(|a, b| b.severity.cmp(&a.severity));
+    out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     Ok(out)
 }
 
