@@ -29,6 +29,8 @@ pub enum Record {
         retired_at: Option<String>,
         replaced_by: Option<String>,
     },
+    /// `config`: the optional `scheduler` component's backup schedule.
+    Schedule { every_secs: u64, directory: String, keep: u32, updated_at: String },
     /// `keys`: a key's metadata.
     Object {
         id: String,
@@ -96,7 +98,9 @@ impl Record {
     /// The component a record belongs to.
     pub fn component(&self) -> &'static str {
         match self {
-            Record::Identity { .. } | Record::Component { .. } | Record::Server { .. } => "config",
+            Record::Identity { .. } | Record::Component { .. } | Record::Server { .. } | Record::Schedule { .. } => {
+                "config"
+            }
             Record::Object { .. } | Record::KeyVersion { .. } => "keys",
             Record::Token { .. } => "directory",
             Record::Audit { .. } => "audit",

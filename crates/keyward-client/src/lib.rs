@@ -142,6 +142,10 @@ impl Client {
         .await
     }
 
+    pub async fn put(&self, path: &str, body: &Value) -> Result<Value> {
+        self.send(self.http.put(format!("{}{path}", self.base)).json(body)).await
+    }
+
     pub async fn delete(&self, path: &str) -> Result<Value> {
         self.send(self.http.delete(format!("{}{path}", self.base))).await
     }

@@ -121,7 +121,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sys/backup", post(backup))
         .route("/v1/org/servers", get(org_servers))
         .route("/v1/sys/restore", post(restore))
-        .route("/v1/sys/doctor", get(doctor));
+        .route("/v1/sys/doctor", get(doctor))
+        .route("/v1/components", get(list_components))
+        .route("/v1/components/{name}", post(add_component).delete(remove_component))
+        .route("/v1/schedule", get(show_schedule).put(set_schedule));
     Router::new()
         .route("/v1/sys/health", get(health))
         .route("/v1/sys/status", get(status))
@@ -1047,4 +1050,64 @@ pub fn doctor_report_json(findings: &[keyward_service::doctor::Finding]) -> Valu
             "check": f.check, "severity": f.severity.as_str(), "message": f.message, "fix": f.fix, "fixed": f.fixed,
         })).collect::<Vec<_>>(),
     })
+}
+
+fn component_json(c: &keyward_service::components::ComponentInfo) -> Value {
+    json!({
+        "name": c.name, "required": c.required, "installed": c.installed, "version": c.version,
+        "binary_version": c.binary_version, "tables": c.tables, "missing_tables": c.missing_tables,
+        "installed_at": c.installed_at, "upgraded_at": c.upgraded_at, "health": c.health(),
+    })
+}
+
+async fn list_components(State(state): State<AppState>, c: CallerExt) -> ApiResult {
+    let c = caller(&c)?;
+    let list = inline(&state, |svc| svc.component_list(&c))?;
+    Ok(Json(json!({"components": list.iter().map(component_json).collect::<Vec<_>>()})))
+}
+
+async fn add_component(State(state): State<AppState>, c: CallerExt, Path(name): Path<String>) -> ApiResult {
+    let c = caller(&c)?;
+    let info = blocking(&state, move |svc| svc.component_add(&c, &name)).await?;
+    Ok(Json(component_json(&info)))
+}
+
+async fn remove_component(State(state): State<AppState>, c: CallerExt, Path(name): Path<String>) -> ApiResult {
+    let c = caller(&c)?;
+    let removed = name.clone();
+    blocking(&state, move |svc| svc.component_remove(&c, &name)).await?;
+    Ok(Json(json!({"removed": removed})))
+}
+
+fn schedule_json(s: &Option<keyward_store::ScheduleRow>, runs: &[keyward_store::BackupRunRow]) -> Value {
+    json!({
+        "schedule": s.as_ref().map(|s| json!({"every_secs": s.every_secs, "directory": s.directory, "keep": s.keep, "updated_at": s.updated_at})),
+        "runs": runs.iter().map(|r| json!({
+            "id": r.id, "started_at": r.started_at, "finished_at": r.finished_at, "file": r.file,
+            "bytes": r.bytes, "change_seq": r.change_seq, "outcome": r.outcome,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+async fn show_schedule(State(state): State<AppState>, c: CallerExt) -> ApiResult {
+    let c = caller(&c)?;
+    let (s, runs) = inline(&state, |svc| svc.schedule_show(&c))?;
+    Ok(Json(schedule_json(&s, &runs)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScheduleBody {
+    every_secs: u64,
+    directory: String,
+    keep: u32,
+}
+
+async fn set_schedule(State(state): State<AppState>, c: CallerExt, ApiJson(body): ApiJson<ScheduleBody>) -> ApiResult {
+    let c = caller(&c)?;
+    let s = blocking(&state, move |svc| {
+        svc.schedule_set(&c, body.every_secs, std::path::Path::new(&body.directory), body.keep)
+    })
+    .await?;
+    Ok(Json(schedule_json(&Some(s), &[])))
 }

@@ -121,6 +121,9 @@ fn record_row(r: Record) -> Result<Row> {
         Record::Component { name, schema_version, installed_at } => {
             Row::Mutation(Mutation::PutComponent(ComponentRow { name, schema_version, installed_at }))
         }
+        Record::Schedule { every_secs, directory, keep, updated_at } => {
+            Row::Mutation(Mutation::SetSchedule(keyward_store::ScheduleRow { every_secs, directory, keep, updated_at }))
+        }
         Record::Server {
             server_id,
             organization,
@@ -288,6 +291,14 @@ pub fn write_backup_of<W: Write + Send + 'static>(
                         name: comp.name.clone(),
                         schema_version: comp.schema_version,
                         installed_at: comp.installed_at.clone(),
+                    })?;
+                }
+                if let Some(s) = &info.schedule {
+                    put(Record::Schedule {
+                        every_secs: s.every_secs,
+                        directory: s.directory.clone(),
+                        keep: s.keep,
+                        updated_at: s.updated_at.clone(),
                     })?;
                 }
                 for server in &info.servers {
@@ -676,7 +687,13 @@ pub fn restore_archive(dir: &DataDir, archive: &Path, opts: &RestoreOptions) -> 
                 return Ok(());
             }
             Row::Mutation(Mutation::PutToken(t)) if merge && m.live_tokens.contains(&t.id) => return Ok(()),
-            Row::Mutation(Mutation::PutComponent(_)) if merge => return Ok(()),
+            Row::Mutation(Mutation::PutComponent(_) | Mutation::SetSchedule(_)) if merge => return Ok(()),
+            // An optional component's registration brings its tables with it.
+            Row::Mutation(Mutation::PutComponent(c))
+                if keyward_store::components::spec(&c.name).is_some_and(|s| !s.required) =>
+            {
+                Row::Mutation(Mutation::AddComponent { name: c.name, installed_at: c.installed_at })
+            }
             // The restored tables are at this binary's versions unless the versions are kept.
             Row::Mutation(Mutation::PutComponent(mut c)) if !opts.keep_schema_versions => {
                 if let Some(spec) = keyward_store::components::spec(&c.name) {

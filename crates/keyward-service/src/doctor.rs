@@ -63,9 +63,20 @@ pub fn examine(dir: &DataDir, opts: &DoctorOptions) -> Result<Vec<Finding>> {
     let mut out = Vec::new();
     check_lock(dir, opts, &mut out);
     let db = dir.db_path();
-    let upgrader = Upgrader::open(&db)?;
+    let mut upgrader = Upgrader::open(&db)?;
     let registry = upgrader.registered()?;
     check_components(&registry, &db, &mut out)?;
+    if opts.fix {
+        // A stale registration of an optional component whose data is entirely gone loses
+        // nothing when it is forgotten.
+        for f in out.iter_mut().filter(|f| f.check == "stale-registration") {
+            if let Some(name) = f.message.split('"').nth(1)
+                && upgrader.forget_stale(name)?
+            {
+                f.fixed = Some(format!("removed the registration of {name}"));
+            }
+        }
+    }
     check_permissions(dir, opts, &mut out);
     if let Ok(snap) = Snapshot::open_read_only(&db) {
         check_change_log(&db, &mut out)?;
@@ -143,7 +154,13 @@ fn check_components(
                     r.name,
                     r.missing_tables.join(", ")
                 ),
-                format!("restore it: keyward restore FILE --data-dir <dir> --erase --components {}", r.name),
+                match keyward_store::components::spec(&r.name) {
+                    Some(s) if !s.required => format!(
+                        "keyward doctor --fix removes the registration (the data is already gone); keyward component add {} installs it afresh",
+                        r.name
+                    ),
+                    _ => format!("restore it: keyward restore FILE --data-dir <dir> --erase --components {}", r.name),
+                },
             ));
         }
     }

@@ -12,6 +12,7 @@
 mod audit;
 pub mod authz;
 pub mod backup;
+pub mod components;
 mod crypto_ops;
 pub mod doctor;
 mod error;

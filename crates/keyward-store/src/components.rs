@@ -23,6 +23,9 @@ pub struct ComponentSpec {
     pub depends_on: &'static [&'static str],
     /// Where its data lives.
     pub tables: &'static [&'static str],
+    /// For optional components: the statements that create its tables at `version`. Required
+    /// components are created with the store.
+    pub create: &'static str,
 }
 
 /// Every component this binary knows, in dependency order.
@@ -33,17 +36,61 @@ pub const COMPONENTS: &[ComponentSpec] = &[
         required: true,
         depends_on: &[],
         tables: &["meta", "seal", "keyring", "components", "org_servers"],
+        create: "",
     },
-    ComponentSpec { name: "directory", version: 1, required: true, depends_on: &["config"], tables: &["tokens"] },
+    ComponentSpec {
+        name: "directory",
+        version: 1,
+        required: true,
+        depends_on: &["config"],
+        tables: &["tokens"],
+        create: "",
+    },
     ComponentSpec {
         name: "keys",
         version: 1,
         required: true,
         depends_on: &["config"],
         tables: &["objects", "key_versions"],
+        create: "",
     },
-    ComponentSpec { name: "audit", version: 1, required: true, depends_on: &["config"], tables: &["audit"] },
+    ComponentSpec {
+        name: "audit",
+        version: 1,
+        required: true,
+        depends_on: &["config"],
+        tables: &["audit"],
+        create: "",
+    },
+    ComponentSpec {
+        name: "scheduler",
+        version: 1,
+        required: false,
+        depends_on: &["config"],
+        tables: &["backup_schedule", "backup_runs"],
+        create: SCHEDULER_V1,
+    },
 ];
+
+/// The optional `scheduler` component: the server takes backups on a schedule.
+const SCHEDULER_V1: &str = "
+CREATE TABLE backup_schedule (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    every_secs INTEGER NOT NULL,
+    directory  TEXT NOT NULL,
+    keep       INTEGER NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE backup_runs (
+    id          INTEGER PRIMARY KEY,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT,
+    file        TEXT,
+    bytes       INTEGER,
+    change_seq  INTEGER,
+    outcome     TEXT NOT NULL
+);
+";
 
 pub fn spec(name: &str) -> Option<&'static ComponentSpec> {
     COMPONENTS.iter().find(|c| c.name == name)
@@ -271,6 +318,21 @@ impl Upgrader {
 
     pub fn apply(&mut self, step: &Migration, at: &str) -> Result<()> {
         apply_step(&mut self.conn, step, at)
+    }
+
+    /// Removes the registration of an optional component whose data is entirely gone: what
+    /// `doctor --fix` does for a stale registration. Refuses anything else.
+    pub fn forget_stale(&mut self, name: &str) -> Result<bool> {
+        let Some(spec) = spec(name).filter(|s| !s.required) else { return Ok(false) };
+        for t in spec.tables {
+            if table_exists(&self.conn, t)? {
+                return Ok(false);
+            }
+        }
+        self.conn
+            .execute("DELETE FROM components WHERE name = ?1", params![name])
+            .map_err(db("updating the registry"))?;
+        Ok(true)
     }
 }
 

@@ -112,6 +112,12 @@ pub trait Store: Send + Sync + 'static {
     fn components(&self) -> Result<Vec<ComponentRow>>;
     /// The organisation's servers as this node knows them.
     fn servers(&self) -> Result<Vec<ServerRow>>;
+    /// The component registry, with whether each component's data is really there.
+    fn registry(&self) -> Result<Vec<components::Registered>>;
+    /// The `scheduler` component's schedule (the component must be installed).
+    fn schedule(&self) -> Result<Option<ScheduleRow>>;
+    /// The newest scheduled backup runs, newest first.
+    fn backup_runs(&self, limit: u32) -> Result<Vec<BackupRunRow>>;
 
     fn object(&self, id: &str) -> Result<Option<ObjectRow>>;
     fn object_by_name(&self, name: &str) -> Result<Option<ObjectRow>>;

@@ -147,6 +147,39 @@ pub enum Mutation {
     SetIdentity(IdentityRow),
     PutComponent(ComponentRow),
     PutServer(ServerRow),
+    /// Installs an optional component: its tables and its registration, together.
+    AddComponent {
+        name: String,
+        installed_at: String,
+    },
+    /// Uninstalls an optional component: drops its tables and its registration, together.
+    RemoveComponent {
+        name: String,
+    },
+    /// The `scheduler` component's schedule.
+    SetSchedule(ScheduleRow),
+    /// One scheduled backup, started or finished.
+    PutBackupRun(BackupRunRow),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleRow {
+    pub every_secs: u64,
+    pub directory: String,
+    pub keep: u32,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupRunRow {
+    pub id: u64,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub file: Option<String>,
+    pub bytes: Option<u64>,
+    pub change_seq: Option<u64>,
+    /// "running", "ok", or what went wrong.
+    pub outcome: String,
 }
 
 impl Mutation {
@@ -161,6 +194,9 @@ impl Mutation {
             Mutation::SetIdentity(_) => ("identity", String::new()),
             Mutation::PutComponent(c) => ("component", c.name.clone()),
             Mutation::PutServer(v) => ("server", v.server_id.clone()),
+            Mutation::AddComponent { name, .. } | Mutation::RemoveComponent { name } => ("component", name.clone()),
+            Mutation::SetSchedule(_) => ("schedule", String::new()),
+            Mutation::PutBackupRun(r) => ("backup_run", r.id.to_string()),
         }
     }
 }

@@ -25,6 +25,8 @@ pub struct SnapshotInfo {
     pub keyring: Vec<KeyringRow>,
     pub components: Vec<ComponentRow>,
     pub servers: Vec<ServerRow>,
+    /// The `scheduler` component's schedule, when it is installed and set.
+    pub schedule: Option<ScheduleRow>,
 }
 
 pub struct Snapshot {
@@ -63,6 +65,7 @@ impl Snapshot {
             keyring: read_keyring(&conn)?,
             components: read_components(&conn)?,
             servers: read_servers(&conn)?,
+            schedule: read_schedule(&conn)?,
         };
         Ok(Snapshot { conn, info })
     }
@@ -156,6 +159,28 @@ impl Snapshot {
         }
         Ok(())
     }
+}
+
+fn read_schedule(conn: &Connection) -> Result<Option<ScheduleRow>> {
+    let installed: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'backup_schedule'", [], |r| {
+            r.get(0)
+        })
+        .map_err(db("reading the schema"))?;
+    if installed == 0 {
+        return Ok(None);
+    }
+    use rusqlite::OptionalExtension;
+    conn.query_row("SELECT every_secs, directory, keep, updated_at FROM backup_schedule WHERE id = 1", [], |r| {
+        Ok(ScheduleRow {
+            every_secs: r.get::<_, i64>(0)? as u64,
+            directory: r.get(1)?,
+            keep: r.get(2)?,
+            updated_at: r.get(3)?,
+        })
+    })
+    .optional()
+    .map_err(db("reading the backup schedule"))
 }
 
 impl Drop for Snapshot {

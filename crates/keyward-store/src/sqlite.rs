@@ -471,6 +471,52 @@ pub(crate) fn apply_row(tx: &Connection, m: &Mutation) -> Result<()> {
             )
             .map_err(d)?;
         }
+        Mutation::AddComponent { name, installed_at } => {
+            let spec = crate::components::spec(name)
+                .filter(|s| !s.required)
+                .ok_or_else(|| Error::Corrupt(format!("{name:?} is not an optional component")))?;
+            tx.execute_batch(spec.create).map_err(d)?;
+            exec(
+                tx,
+                "INSERT INTO components(name, schema_version, installed_at) VALUES (?1, ?2, ?3)",
+                params![name, spec.version, installed_at],
+            )
+            .map_err(d)?;
+        }
+        Mutation::RemoveComponent { name } => {
+            let spec = crate::components::spec(name)
+                .filter(|s| !s.required)
+                .ok_or_else(|| Error::Corrupt(format!("{name:?} is not an optional component")))?;
+            for t in spec.tables {
+                tx.execute_batch(&format!("DROP TABLE IF EXISTS {t}")).map_err(d)?;
+            }
+            exec(tx, "DELETE FROM components WHERE name = ?1", params![name]).map_err(d)?;
+        }
+        Mutation::SetSchedule(r) => {
+            exec(
+                tx,
+                "INSERT OR REPLACE INTO backup_schedule(id, every_secs, directory, keep, updated_at) VALUES (1, ?1, ?2, ?3, ?4)",
+                params![r.every_secs as i64, r.directory, r.keep, r.updated_at],
+            )
+            .map_err(d)?;
+        }
+        Mutation::PutBackupRun(r) => {
+            exec(
+                tx,
+                "INSERT OR REPLACE INTO backup_runs(id, started_at, finished_at, file, bytes, change_seq, outcome)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    r.id as i64,
+                    r.started_at,
+                    r.finished_at,
+                    r.file,
+                    r.bytes.map(|b| b as i64),
+                    r.change_seq.map(|c| c as i64),
+                    r.outcome
+                ],
+            )
+            .map_err(d)?;
+        }
         Mutation::PutServer(v) => {
             exec(
                 tx,
@@ -837,6 +883,47 @@ impl Store for SqliteStore {
                 })
                 .map_err(db("reading the audit log"))?;
             rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db("reading the audit log"))
+        })
+    }
+
+    fn registry(&self) -> Result<Vec<crate::components::Registered>> {
+        self.read(crate::components::registered)
+    }
+
+    fn schedule(&self) -> Result<Option<ScheduleRow>> {
+        self.read(|c| {
+            c.query_row("SELECT every_secs, directory, keep, updated_at FROM backup_schedule WHERE id = 1", [], |r| {
+                Ok(ScheduleRow {
+                    every_secs: r.get::<_, i64>(0)? as u64,
+                    directory: r.get(1)?,
+                    keep: r.get(2)?,
+                    updated_at: r.get(3)?,
+                })
+            })
+            .optional()
+            .map_err(db("reading the backup schedule"))
+        })
+    }
+
+    fn backup_runs(&self, limit: u32) -> Result<Vec<BackupRunRow>> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare("SELECT id, started_at, finished_at, file, bytes, change_seq, outcome FROM backup_runs ORDER BY id DESC LIMIT ?1")
+                .map_err(db("reading backup runs"))?;
+            let rows = stmt
+                .query_map(params![limit], |r| {
+                    Ok(BackupRunRow {
+                        id: r.get::<_, i64>(0)? as u64,
+                        started_at: r.get(1)?,
+                        finished_at: r.get(2)?,
+                        file: r.get(3)?,
+                        bytes: r.get::<_, Option<i64>>(4)?.map(|b| b as u64),
+                        change_seq: r.get::<_, Option<i64>>(5)?.map(|c| c as u64),
+                        outcome: r.get(6)?,
+                    })
+                })
+                .map_err(db("reading backup runs"))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db("reading backup runs"))
         })
     }
 

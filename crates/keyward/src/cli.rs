@@ -80,8 +80,42 @@ pub enum Command {
     /// a stale lock, permissions, change log, audit chain, disk space, TLS expiry, backup age)
     /// and repair what is safe with --fix. Offline with --data-dir, else asks the server.
     Doctor(DoctorArgs),
+    /// List, add and remove components (a running server).
+    #[command(subcommand)]
+    Component(ComponentCmd),
+    /// Scheduled backups, taken by the server (needs the scheduler component).
+    #[command(subcommand)]
+    Schedule(ScheduleCmd),
     /// Measure a running server over HTTP.
     Bench(BenchArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ComponentCmd {
+    /// Every component with its version, where its data lives, and its health.
+    List,
+    /// Install an optional component (its tables and registration together).
+    Add { name: String },
+    /// Uninstall an optional component: its data and registration go together.
+    Remove { name: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ScheduleCmd {
+    /// Set the schedule: the server writes a verified backup into DIR every interval.
+    Set {
+        /// Interval, e.g. 6h, 1d, 30m.
+        #[arg(long)]
+        every: String,
+        /// Absolute directory on the server's machine.
+        #[arg(long)]
+        dir: PathBuf,
+        /// How many scheduled backups to keep there.
+        #[arg(long, default_value_t = 7)]
+        keep: u32,
+    },
+    /// The schedule and the latest runs.
+    Show,
 }
 
 #[derive(Args, Debug)]

@@ -389,3 +389,63 @@ pub async fn org_list(global: &Global) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+pub async fn component(global: &Global, cmd: crate::cli::ComponentCmd) -> anyhow::Result<()> {
+    use crate::cli::ComponentCmd;
+    let c = client(global)?;
+    match cmd {
+        ComponentCmd::List => {
+            let v = c.get("/v1/components").await?;
+            let rows = v["components"].as_array().cloned().unwrap_or_default();
+            print_rows(
+                global.format,
+                &v,
+                &rows,
+                &["name", "required", "installed", "version", "binary_version", "tables", "health", "upgraded_at"],
+            );
+        }
+        ComponentCmd::Add { name } => {
+            print_object(global.format, &c.post(&format!("/v1/components/{}", urlencode(&name)), &json!({})).await?)
+        }
+        ComponentCmd::Remove { name } => {
+            let v = c.delete(&format!("/v1/components/{}", urlencode(&name))).await?;
+            if global.format == Format::Json {
+                print_json(&v);
+            } else {
+                println!("removed {name}: its data and its registration");
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn schedule(global: &Global, cmd: crate::cli::ScheduleCmd) -> anyhow::Result<()> {
+    use crate::cli::ScheduleCmd;
+    let c = client(global)?;
+    let v = match cmd {
+        ScheduleCmd::Set { every, dir, keep } => {
+            let every = humantime::parse_duration(&every)
+                .with_context(|| format!("{every:?} is not an interval (try 6h, 1d, 30m)"))?;
+            c.put("/v1/schedule", &json!({"every_secs": every.as_secs(), "directory": dir, "keep": keep})).await?
+        }
+        ScheduleCmd::Show => c.get("/v1/schedule").await?,
+    };
+    if global.format == Format::Json {
+        print_json(&v);
+        return Ok(());
+    }
+    match v["schedule"].as_object() {
+        Some(s) => println!(
+            "every {} into {}, keeping {}",
+            humantime::format_duration(std::time::Duration::from_secs(s["every_secs"].as_u64().unwrap_or(0))),
+            s["directory"].as_str().unwrap_or("?"),
+            s["keep"]
+        ),
+        None => println!("no schedule set: keyward schedule set --every 1d --dir /backups --keep 7"),
+    }
+    let runs = v["runs"].as_array().cloned().unwrap_or_default();
+    if !runs.is_empty() {
+        print_rows(global.format, &v, &runs, &["id", "started_at", "outcome", "file", "bytes"]);
+    }
+    Ok(())
+}

@@ -91,6 +91,8 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         Command::Org(cli::OrgCmd::List) => client_cmds::org_list(&cli.global).await,
         Command::Upgrade(args) => upgrade_cmd::run(&cli.global, args),
         Command::Doctor(args) => doctor_cmd::run(&cli.global, args).await,
+        Command::Component(cmd) => client_cmds::component(&cli.global, cmd).await,
+        Command::Schedule(cmd) => client_cmds::schedule(&cli.global, cmd).await,
         Command::Bench(args) => bench::run(&cli.global, args).await,
     }
 }

@@ -110,6 +110,19 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     );
     let _ = std::io::stdout().flush();
     tracing::info!(%addr, sealed = service.is_sealed(), "serving");
+    // Scheduled backups (the scheduler component): look every two seconds whether one is due.
+    let scheduler = service.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            let svc = scheduler.clone();
+            match tokio::task::spawn_blocking(move || svc.run_scheduled_backup_if_due()).await {
+                Ok(Ok(Some(run))) => tracing::info!(run = run.id, outcome = %run.outcome, "scheduled backup"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "scheduled backup check failed"),
+                _ => {}
+            }
+        }
+    });
     bound.serve(shutdown_signal()).await?;
     service.seal_now();
     store.close();

@@ -24,7 +24,13 @@ fn plan_json(plan: &Plan) -> Value {
             "component": r.name,
             "version": r.version,
             "missing_tables": r.missing_tables,
-            "fix": format!("its data is missing: restore it from a backup (keyward restore FILE --data-dir DIR --erase --components {})", r.name),
+            "fix": match keyward_store::components::spec(&r.name) {
+                Some(s) if !s.required => format!(
+                    "its data is gone: keyward doctor --data-dir DIR --fix removes the stale registration; keyward component add {} installs it afresh",
+                    r.name
+                ),
+                _ => format!("its data is missing: restore it from a backup (keyward restore FILE --data-dir DIR --erase --components {})", r.name),
+            },
         })).collect::<Vec<_>>(),
         "current": plan.current,
     })
