@@ -168,3 +168,44 @@ fn tls_certificate_expiry_and_the_online_doctor() {
     let o = server.cli(app["token"].as_str().unwrap(), &["doctor"], None);
     assert!(stderr(&o).contains("permission denied"), "{}", stderr(&o));
 }
+
+#[test]
+fn low_disk_space_is_a_warning() {
+    struct Mount(std::path::PathBuf);
+    impl Drop for Mount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("small");
+    std::fs::create_dir(&mnt).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=8m", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !mounted {
+        eprintln!("SKIPPED low_disk_space_is_a_warning: cannot mount a tmpfs (needs root; CI has it)");
+        return;
+    }
+    let _mount = Mount(mnt.clone());
+    let data = mnt.join("data");
+    let pass = dir.path().join("pass");
+    std::fs::write(&pass, PASSPHRASE).unwrap();
+    ok(run(
+        &["init", "--data-dir", &data.display().to_string(), "--passphrase-file", &pass.display().to_string()],
+        &[],
+        None,
+    ));
+    let (_, v) = doctor(&data, &[]);
+    assert!(!has(&v, "disk-space", "warning"), "{v}");
+    // Leave less free space than the store's size.
+    let store: u64 = std::fs::read_dir(&data).unwrap().flatten().map(|e| e.metadata().unwrap().len()).sum();
+    let o = std::process::Command::new("df").args(["--output=avail", "-B1"]).arg(&mnt).output().unwrap();
+    let free: u64 = String::from_utf8_lossy(&o.stdout).lines().nth(1).unwrap().trim().parse().unwrap();
+    std::fs::write(mnt.join("filler"), vec![0u8; (free - store) as usize]).unwrap();
+    let (_, v) = doctor(&data, &[]);
+    assert!(has(&v, "disk-space", "warning"), "{v}");
+}
