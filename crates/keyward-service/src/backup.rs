@@ -263,69 +263,6 @@ pub fn write_backup_of<W: Write + Send + 'static>(
     mac_key: Option<&Secret>,
 ) -> Result<(W, WriteSummary)> {
     let info = snap.info().clone();
-    let mut w = ArchiveWriter::new(out, WriterOptions::default()).map_err(archive_err)?;
-    let version_of =
-        |name: &str| info.components.iter().find(|c| c.name == name).map(|c| c.schema_version).unwrap_or(0);
-    for c in [Component::Config, Component::Directory, Component::Keys, Component::Audit] {
-        if !opts.wants(c) {
-            continue;
-        }
-        w.begin_component(c.as_str(), version_of(c.as_str())).map_err(archive_err)?;
-        let mut put = |r: Record| {
-            opts.progress.tick();
-            w.record(&r).map_err(archive_err)
-        };
-        match c {
-            Component::Config => {
-                let id = &info.identity;
-                put(Record::Identity {
-                    organization: id.organization.clone(),
-                    site: id.site.clone(),
-                    server_name: id.server_name.clone(),
-                    server_id: id.server_id.clone(),
-                    incarnation: id.incarnation,
-                    created_at: id.created_at.clone(),
-                })?;
-                for comp in &info.components {
-                    put(Record::Component {
-                        name: comp.name.clone(),
-                        schema_version: comp.schema_version,
-                        installed_at: comp.installed_at.clone(),
-                    })?;
-                }
-                if let Some(s) = &info.schedule {
-                    put(Record::Schedule {
-                        every_secs: s.every_secs,
-                        directory: s.directory.clone(),
-                        keep: s.keep,
-                        updated_at: s.updated_at.clone(),
-                    })?;
-                }
-                for server in &info.servers {
-                    put(Record::Server {
-                        server_id: server.server_id.clone(),
-                        organization: server.organization.clone(),
-                        site: server.site.clone(),
-                        server_name: server.server_name.clone(),
-                        status: server.status.clone(),
-                        registered_at: server.registered_at.clone(),
-                        retired_at: server.retired_at.clone(),
-                        replaced_by: server.replaced_by.clone(),
-                    })?;
-                }
-            }
-            Component::Directory => snap.for_each_token(|t| put(token_record(t)))?,
-            Component::Keys => snap.for_each_key(|o, versions| -> Result<()> {
-                put(object_record(o))?;
-                for v in versions {
-                    put(version_record(v))?;
-                }
-                Ok(())
-            })?,
-            Component::Audit => snap.for_each_audit(|a| put(audit_record(a)))?,
-        }
-        w.end_component().map_err(archive_err)?;
-    }
     let seal_config: serde_json::Value =
         serde_json::from_str(&info.seal_config).map_err(|e| corrupt(format!("the seal configuration: {e}")))?;
     let manifest = Manifest {
@@ -358,7 +295,182 @@ pub fn write_backup_of<W: Write + Send + 'static>(
         },
         authenticated: false,
     };
-    w.finish(manifest, mac_key.map(|k| k.expose())).map_err(archive_err)
+    // Three stages on their own threads: this one reads the snapshot, an encoder turns rows
+    // into JSON records, and the archive writer's worker compresses, hashes and writes.
+    let mac_key = mac_key.map(|k| k.duplicate());
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(8);
+        let progress = opts.progress.clone();
+        let encoder = scope.spawn(move || encode_archive(out, rx, manifest, mac_key, progress));
+        let read = read_snapshot(snap, &info, opts, &tx);
+        let sent = match read {
+            Ok(()) => tx.send(Batch::Finish).is_ok(),
+            Err(_) => false,
+        };
+        drop(tx);
+        let encoded = encoder.join().map_err(|_| corrupt("the backup encoder stopped unexpectedly"))?;
+        read?;
+        if !sent {
+            return encoded.and(Err(corrupt("the backup encoder stopped before the end")));
+        }
+        encoded
+    })
+}
+
+/// What the snapshot reader hands the encoder, a few hundred rows at a time.
+enum Batch {
+    Begin(&'static str, u32),
+    Records(Vec<Record>),
+    Tokens(Vec<TokenRow>),
+    Keys(Vec<(ObjectRow, Vec<KeyVersionRow>)>),
+    Audit(Vec<AuditRow>),
+    End,
+    /// Only an explicit end finishes the archive: a reader that stops early leaves none.
+    Finish,
+}
+
+const BATCH: usize = 512;
+
+fn read_snapshot(
+    snap: &keyward_store::Snapshot,
+    info: &keyward_store::SnapshotInfo,
+    opts: &BackupOptions,
+    tx: &std::sync::mpsc::SyncSender<Batch>,
+) -> Result<()> {
+    let stopped = || corrupt("the backup encoder stopped");
+    let send = |b: Batch| tx.send(b).map_err(|_| stopped());
+    let version_of =
+        |name: &str| info.components.iter().find(|c| c.name == name).map(|c| c.schema_version).unwrap_or(0);
+    for c in [Component::Config, Component::Directory, Component::Keys, Component::Audit] {
+        if !opts.wants(c) {
+            continue;
+        }
+        send(Batch::Begin(c.as_str(), version_of(c.as_str())))?;
+        match c {
+            Component::Config => send(Batch::Records(config_records(info)))?,
+            Component::Directory => {
+                let mut batch = Vec::with_capacity(BATCH);
+                snap.for_each_token(|t| -> Result<()> {
+                    batch.push(t);
+                    if batch.len() == BATCH {
+                        send(Batch::Tokens(std::mem::take(&mut batch)))?;
+                    }
+                    Ok(())
+                })?;
+                send(Batch::Tokens(batch))?;
+            }
+            Component::Keys => {
+                let mut batch = Vec::with_capacity(BATCH);
+                snap.for_each_key(|o, versions| -> Result<()> {
+                    batch.push((o, versions));
+                    if batch.len() == BATCH {
+                        send(Batch::Keys(std::mem::take(&mut batch)))?;
+                    }
+                    Ok(())
+                })?;
+                send(Batch::Keys(batch))?;
+            }
+            Component::Audit => {
+                let mut batch = Vec::with_capacity(BATCH);
+                snap.for_each_audit(|a| -> Result<()> {
+                    batch.push(a);
+                    if batch.len() == BATCH {
+                        send(Batch::Audit(std::mem::take(&mut batch)))?;
+                    }
+                    Ok(())
+                })?;
+                send(Batch::Audit(batch))?;
+            }
+        }
+        send(Batch::End)?;
+    }
+    Ok(())
+}
+
+fn encode_archive<W: Write + Send + 'static>(
+    out: W,
+    rx: std::sync::mpsc::Receiver<Batch>,
+    manifest: Manifest,
+    mac_key: Option<Secret>,
+    progress: Progress,
+) -> Result<(W, WriteSummary)> {
+    let mut w = ArchiveWriter::new(out, WriterOptions::default()).map_err(archive_err)?;
+    let put = |w: &mut ArchiveWriter<W>, r: Record| {
+        progress.tick();
+        w.record(&r).map_err(archive_err)
+    };
+    for batch in rx {
+        match batch {
+            Batch::Begin(name, version) => w.begin_component(name, version).map_err(archive_err)?,
+            Batch::Records(records) => {
+                for r in records {
+                    put(&mut w, r)?;
+                }
+            }
+            Batch::Tokens(tokens) => {
+                for t in tokens {
+                    put(&mut w, token_record(t))?;
+                }
+            }
+            Batch::Keys(keys) => {
+                for (o, versions) in keys {
+                    put(&mut w, object_record(o))?;
+                    for v in versions {
+                        put(&mut w, version_record(v))?;
+                    }
+                }
+            }
+            Batch::Audit(rows) => {
+                for a in rows {
+                    put(&mut w, audit_record(a))?;
+                }
+            }
+            Batch::End => w.end_component().map_err(archive_err)?,
+            Batch::Finish => return w.finish(manifest, mac_key.as_ref().map(|k| k.expose())).map_err(archive_err),
+        }
+    }
+    Err(corrupt("the snapshot reader stopped before the end; no archive was finished"))
+}
+
+/// The `config` component's records: identity, registry, schedule, organisation.
+fn config_records(info: &keyward_store::SnapshotInfo) -> Vec<Record> {
+    let id = &info.identity;
+    let mut out = vec![Record::Identity {
+        organization: id.organization.clone(),
+        site: id.site.clone(),
+        server_name: id.server_name.clone(),
+        server_id: id.server_id.clone(),
+        incarnation: id.incarnation,
+        created_at: id.created_at.clone(),
+    }];
+    for comp in &info.components {
+        out.push(Record::Component {
+            name: comp.name.clone(),
+            schema_version: comp.schema_version,
+            installed_at: comp.installed_at.clone(),
+        });
+    }
+    if let Some(s) = &info.schedule {
+        out.push(Record::Schedule {
+            every_secs: s.every_secs,
+            directory: s.directory.clone(),
+            keep: s.keep,
+            updated_at: s.updated_at.clone(),
+        });
+    }
+    for server in &info.servers {
+        out.push(Record::Server {
+            server_id: server.server_id.clone(),
+            organization: server.organization.clone(),
+            site: server.site.clone(),
+            server_name: server.server_name.clone(),
+            status: server.status.clone(),
+            registered_at: server.registered_at.clone(),
+            retired_at: server.retired_at.clone(),
+            replaced_by: server.replaced_by.clone(),
+        });
+    }
+    out
 }
 
 // ---- verifying -------------------------------------------------------------------------------
