@@ -50,6 +50,8 @@ pub struct ComponentEntry {
     pub name: String,
     pub schema_version: u32,
     pub records: u64,
+    /// Hex SHA-256 of the component's records: its chunks' uncompressed bytes, in order.
+    pub sha256: String,
     pub chunks: Vec<ChunkEntry>,
 }
 

@@ -144,6 +144,7 @@ impl<R: Read> ArchiveReader<R> {
         })?;
         format::parse_header(&header)?;
         let mut seen: Vec<(String, u32, u64, u64, u64, String)> = Vec::new();
+        let mut component_hashes: Vec<(String, Sha256)> = Vec::new();
         let (manifest, manifest_raw, manifest_offset) = loop {
             let mut kind = [0u8; 1];
             let pos = self.input.pos;
@@ -175,6 +176,14 @@ impl<R: Read> ArchiveReader<R> {
                     format!("it holds {count} records but its header says {}", section.records),
                 ));
             }
+            match component_hashes.iter_mut().find(|(n, _)| *n == section.name) {
+                Some((_, h)) => h.update(&section.raw),
+                None => {
+                    let mut h = Sha256::default();
+                    h.update(&section.raw);
+                    component_hashes.push((section.name.clone(), h));
+                }
+            }
             seen.push((
                 section.name,
                 section.index,
@@ -204,6 +213,15 @@ impl<R: Read> ArchiveReader<R> {
             return Err(corrupt(Place::Trailer, "it points at the wrong manifest"));
         }
         check_manifest(&manifest, &seen)?;
+        for c in &manifest.components {
+            let hash = match component_hashes.iter().position(|(n, _)| *n == c.name) {
+                Some(i) => component_hashes.swap_remove(i).1.finish(),
+                None => Sha256::default().finish(),
+            };
+            if hex::encode(hash) != c.sha256 {
+                return Err(corrupt(Place::Manifest, format!("component {:?} does not match its checksum", c.name)));
+            }
+        }
         Ok(ReadSummary { manifest, manifest_raw, mac: trailer.mac, bytes: self.input.pos + (TRAILER_LEN as u64 - 40) })
     }
 }

@@ -63,6 +63,8 @@ struct Sink<W> {
     written: u64,
     compressor: zstd::bulk::Compressor<'static>,
     chunks: Vec<(String, ChunkEntry)>,
+    /// Running SHA-256 of each component's records.
+    component_hashes: Vec<(String, Sha256)>,
 }
 
 impl<W: Write> Sink<W> {
@@ -96,6 +98,14 @@ impl<W: Write> Sink<W> {
         while let Ok(msg) = rx.recv() {
             match msg {
                 Msg::Chunk { name, index, records, raw } => {
+                    match self.component_hashes.iter_mut().find(|(n, _)| *n == name) {
+                        Some((_, h)) => h.update(&raw),
+                        None => {
+                            let mut h = Sha256::default();
+                            h.update(&raw);
+                            self.component_hashes.push((name.clone(), h));
+                        }
+                    }
                     let entry = self.section(KIND_CHUNK, &name, index, records, &raw)?;
                     self.chunks.push((name, entry));
                 }
@@ -106,9 +116,15 @@ impl<W: Write> Sink<W> {
     }
 
     fn finish(mut self, mut manifest: Manifest, mac_key: Option<Secret>) -> Result<(W, WriteSummary)> {
+        let mut hashes = std::mem::take(&mut self.component_hashes);
         for component in &mut manifest.components {
             component.chunks =
                 self.chunks.iter().filter(|(n, _)| *n == component.name).map(|(_, c)| c.clone()).collect();
+            let hash = match hashes.iter().position(|(n, _)| *n == component.name) {
+                Some(i) => hashes.swap_remove(i).1.finish(),
+                None => Sha256::default().finish(),
+            };
+            component.sha256 = hex::encode(hash);
         }
         manifest.authenticated = mac_key.is_some();
         let raw = serde_json::to_vec(&manifest).map_err(|e| Error::Encode(e.to_string()))?;
@@ -135,7 +151,14 @@ impl<W: Write + Send + 'static> ArchiveWriter<W> {
         // zstd's own workers let the compression of one chunk use both cores when the reader is
         // idle; a libzstd without threads just stays single-threaded.
         let _ = compressor.set_parameter(zstd::zstd_safe::CParameter::NbWorkers(1));
-        let sink = Sink { inner: out, hash: Sha256::default(), written: 0, compressor, chunks: Vec::new() };
+        let sink = Sink {
+            inner: out,
+            hash: Sha256::default(),
+            written: 0,
+            compressor,
+            chunks: Vec::new(),
+            component_hashes: Vec::new(),
+        };
         // Two chunks in flight at most: enough to overlap, little memory.
         let (tx, rx) = sync_channel(2);
         let worker = std::thread::Builder::new()
@@ -152,7 +175,8 @@ impl<W: Write + Send + 'static> ArchiveWriter<W> {
         if self.components.iter().any(|c| c.name == name) {
             return Err(Error::Usage("a component can be written only once"));
         }
-        let entry = ComponentEntry { name: name.to_owned(), schema_version, records: 0, chunks: Vec::new() };
+        let entry =
+            ComponentEntry { name: name.to_owned(), schema_version, records: 0, sha256: String::new(), chunks: Vec::new() };
         self.open =
             Some(Open { entry, buffer: Vec::with_capacity(self.opts.chunk_bytes), buffered_records: 0, chunks: 0 });
         Ok(())
