@@ -50,7 +50,8 @@ pub struct ComponentEntry {
     pub name: String,
     pub schema_version: u32,
     pub records: u64,
-    /// Hex SHA-256 of the component's records: its chunks' uncompressed bytes, in order.
+    /// Hex SHA-256 over the binary SHA-256 values of the component's chunks, in order: one
+    /// checksum that covers every record of the component.
     pub sha256: String,
     pub chunks: Vec<ChunkEntry>,
 }

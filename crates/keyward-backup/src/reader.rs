@@ -176,11 +176,12 @@ impl<R: Read> ArchiveReader<R> {
                     format!("it holds {count} records but its header says {}", section.records),
                 ));
             }
+            let chunk_hash = keyward_crypto::sha256(&section.raw);
             match component_hashes.iter_mut().find(|(n, _)| *n == section.name) {
-                Some((_, h)) => h.update(&section.raw),
+                Some((_, h)) => h.update(&chunk_hash),
                 None => {
                     let mut h = Sha256::default();
-                    h.update(&section.raw);
+                    h.update(&chunk_hash);
                     component_hashes.push((section.name.clone(), h));
                 }
             }

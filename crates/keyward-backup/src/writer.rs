@@ -75,7 +75,14 @@ impl<W: Write> Sink<W> {
         Ok(())
     }
 
-    fn section(&mut self, kind: u8, name: &str, index: u32, records: u64, raw: &[u8]) -> Result<ChunkEntry> {
+    fn section(
+        &mut self,
+        kind: u8,
+        name: &str,
+        index: u32,
+        records: u64,
+        raw: &[u8],
+    ) -> Result<(ChunkEntry, [u8; 32])> {
         let stored = self.compressor.compress(raw).map_err(|source| Error::Io { doing: "compress", source })?;
         let raw_sha256 = keyward_crypto::sha256(raw);
         let header = SectionHeader {
@@ -90,7 +97,7 @@ impl<W: Write> Sink<W> {
         let offset = self.written;
         self.write_all(&header.encode()?)?;
         self.write_all(&stored)?;
-        Ok(ChunkEntry { offset, records, raw_bytes: raw.len() as u64, sha256: hex::encode(raw_sha256) })
+        Ok((ChunkEntry { offset, records, raw_bytes: raw.len() as u64, sha256: hex::encode(raw_sha256) }, raw_sha256))
     }
 
     fn run(mut self, rx: Receiver<Msg>) -> Result<(W, WriteSummary)> {
@@ -98,15 +105,15 @@ impl<W: Write> Sink<W> {
         while let Ok(msg) = rx.recv() {
             match msg {
                 Msg::Chunk { name, index, records, raw } => {
+                    let (entry, chunk_hash) = self.section(KIND_CHUNK, &name, index, records, &raw)?;
                     match self.component_hashes.iter_mut().find(|(n, _)| *n == name) {
-                        Some((_, h)) => h.update(&raw),
+                        Some((_, h)) => h.update(&chunk_hash),
                         None => {
                             let mut h = Sha256::default();
-                            h.update(&raw);
+                            h.update(&chunk_hash);
                             self.component_hashes.push((name.clone(), h));
                         }
                     }
-                    let entry = self.section(KIND_CHUNK, &name, index, records, &raw)?;
                     self.chunks.push((name, entry));
                 }
                 Msg::Finish { manifest, mac_key } => return self.finish(*manifest, mac_key),
@@ -175,8 +182,13 @@ impl<W: Write + Send + 'static> ArchiveWriter<W> {
         if self.components.iter().any(|c| c.name == name) {
             return Err(Error::Usage("a component can be written only once"));
         }
-        let entry =
-            ComponentEntry { name: name.to_owned(), schema_version, records: 0, sha256: String::new(), chunks: Vec::new() };
+        let entry = ComponentEntry {
+            name: name.to_owned(),
+            schema_version,
+            records: 0,
+            sha256: String::new(),
+            chunks: Vec::new(),
+        };
         self.open =
             Some(Open { entry, buffer: Vec::with_capacity(self.opts.chunk_bytes), buffered_records: 0, chunks: 0 });
         Ok(())
