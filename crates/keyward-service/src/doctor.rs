@@ -364,9 +364,15 @@ fn check_backups(dir: &DataDir, opts: &DoctorOptions, out: &mut Vec<Finding>) {
             if p.extension().is_none_or(|x| x != "kwb") {
                 continue;
             }
-            let Ok(file) = std::fs::File::open(&p) else { continue };
-            let Ok(manifest) = keyward_backup::read_manifest(file) else { continue };
-            let Ok(created) = humantime::parse_rfc3339_weak(&manifest.created_at) else { continue };
+            // When the manifest is unreadable the file still counts (it will fail verification),
+            // dated by its modification time.
+            let from_manifest = std::fs::File::open(&p)
+                .ok()
+                .and_then(|f| keyward_backup::read_manifest(f).ok())
+                .and_then(|m| humantime::parse_rfc3339_weak(&m.created_at).ok());
+            let Some(created) = from_manifest.or_else(|| std::fs::metadata(&p).and_then(|m| m.modified()).ok()) else {
+                continue;
+            };
             if newest.as_ref().is_none_or(|(t, _)| created > *t) {
                 newest = Some((created, p));
             }
