@@ -9,6 +9,9 @@
 //! key = "/etc/keyward/server-key.pem"   # private key, PEM (PKCS#8, PKCS#1 or SEC1)
 //! client_ca = "/etc/keyward/clients.pem" # optional: accept client certificates from this CA
 //!
+//! [kmip]                                # optional: the KMIP listener (needs [tls] client_ca)
+//! listen = "0.0.0.0:5696"
+//!
 //! [[client_cert]]                       # optional: a client certificate that acts as a caller
 //! subject_cn = "orders-service"         # match on the subject common name...
 //! # sha256 = "ab12..."                  # ...or on the certificate's SHA-256 fingerprint
@@ -30,6 +33,19 @@ pub struct FileConfig {
     pub tls: Option<TlsConfig>,
     #[serde(default)]
     pub client_cert: Vec<ClientCertRole>,
+    /// The KMIP listener (TTLV over TLS, client certificates required).
+    pub kmip: Option<KmipConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KmipConfig {
+    #[serde(default = "default_kmip_listen")]
+    pub listen: SocketAddr,
+}
+
+fn default_kmip_listen() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 5696))
 }
 
 fn default_listen() -> SocketAddr {

@@ -5,6 +5,7 @@
 
 pub mod config;
 mod error;
+pub mod kmip;
 pub mod rest;
 pub mod tls;
 
@@ -18,7 +19,7 @@ use keyward_service::Service;
 use tokio::net::TcpListener;
 use tower::ServiceExt as _;
 
-pub use config::{ClientCertRole, FileConfig, TlsConfig};
+pub use config::{ClientCertRole, FileConfig, KmipConfig, TlsConfig};
 pub use rest::share_header;
 
 #[derive(Debug, thiserror::Error)]

@@ -28,6 +28,22 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 pub fn server_config(tls: &TlsConfig) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    build(tls, false)
+}
+
+/// The KMIP listener's TLS: a client certificate from `client_ca` is required (KMIP clients
+/// authenticate by certificate).
+pub fn kmip_server_config(tls: &TlsConfig) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    if tls.client_ca.is_none() {
+        return Err(TlsError::ClientCa {
+            path: "(none)".into(),
+            message: "KMIP needs [tls] client_ca: its clients authenticate with certificates".into(),
+        });
+    }
+    build(tls, true)
+}
+
+fn build(tls: &TlsConfig, require_client_cert: bool) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let path = |p: &std::path::Path| p.display().to_string();
     let certs = CertificateDer::pem_file_iter(&tls.cert)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
@@ -48,16 +64,18 @@ pub fn server_config(tls: &TlsConfig) -> Result<Arc<rustls::ServerConfig>, TlsEr
             for c in cas {
                 roots.add(c).map_err(|e| TlsError::ClientCa { path: path(ca), message: e.to_string() })?;
             }
-            // Client certificates are optional: callers without one still use tokens.
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
-                .allow_unauthenticated()
-                .build()
-                .map_err(|e| TlsError::ClientCa { path: path(ca), message: e.to_string() })?;
+            // For REST, client certificates are optional: callers without one still use tokens.
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider());
+            let verifier = if require_client_cert { verifier } else { verifier.allow_unauthenticated() };
+            let verifier =
+                verifier.build().map_err(|e| TlsError::ClientCa { path: path(ca), message: e.to_string() })?;
             builder.with_client_cert_verifier(verifier)
         }
     };
     let mut config = builder.with_single_cert(certs, key)?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    if !require_client_cert {
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    }
     Ok(Arc::new(config))
 }
 

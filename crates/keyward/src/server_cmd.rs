@@ -18,8 +18,10 @@ use crate::local;
 const DEV_LISTEN: &str = "127.0.0.1:7700";
 
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
+    let mut kmip = None;
     let (data_dir, listen, tls, client_certs) = if let Some(path) = &args.config {
         let config = keyward_server::FileConfig::load(path)?;
+        kmip = config.kmip.clone();
         let tls = config.tls.clone();
         if tls.is_none() {
             bail!(
@@ -100,6 +102,17 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .await??;
     }
 
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    if let (Some(k), Some(t)) = (&kmip, &tls) {
+        let config = keyward_server::tls::kmip_server_config(t)?;
+        let bound = keyward_server::kmip::KmipBound::bind(k.listen, config, client_certs.clone()).await?;
+        let addr = bound.local_addr().context("the KMIP listener has no address")?;
+        println!("keyward: KMIP listening on {addr}");
+        let mut stop = stop_rx.clone();
+        tokio::spawn(bound.serve(async move {
+            let _ = stop.changed().await;
+        }));
+    }
     let opts = keyward_server::ServerOptions { listen, data_dir: data_dir.clone(), tls, client_certs };
     let bound = keyward_server::bind(service.clone(), opts).await?;
     let addr = bound.local_addr().context("the listener has no address")?;
@@ -123,7 +136,13 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             }
         }
     });
-    bound.serve(shutdown_signal()).await?;
+    bound
+        .serve(async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        })
+        .await?;
+    drop(stop_rx);
     service.seal_now();
     store.close();
     tracing::info!("stopped");

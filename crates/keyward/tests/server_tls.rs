@@ -6,66 +6,7 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
 use common::*;
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let o = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl is installed (scripts/test installs it)");
-    assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
-}
-
-/// A test-only CA, a server certificate for 127.0.0.1 and a client certificate.
-fn make_pki(dir: &Path) {
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-    let mut a = vec!["req", "-x509"];
-    a.extend(ec);
-    a.extend(["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=keyward-test-ca"]);
-    openssl(dir, &a);
-    for (name, cn, ext) in [
-        ("server", "localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n"),
-        ("client", "orders-service", "extendedKeyUsage=clientAuth\n"),
-    ] {
-        let mut a = vec!["req"];
-        a.extend(ec);
-        let key = format!("{name}.key");
-        let csr = format!("{name}.csr");
-        let subj = format!("/CN={cn}");
-        a.extend(["-keyout", &key, "-out", &csr, "-subj", &subj]);
-        openssl(dir, &a);
-        let extfile = format!("{name}.ext");
-        std::fs::write(dir.join(&extfile), ext).unwrap();
-        let pem = format!("{name}.pem");
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                &pem,
-                "-days",
-                "2",
-                "-extfile",
-                &extfile,
-            ],
-        );
-    }
-    let identity =
-        [std::fs::read(dir.join("client.pem")).unwrap(), std::fs::read(dir.join("client.key")).unwrap()].concat();
-    std::fs::write(dir.join("client-identity.pem"), identity).unwrap();
-}
 
 #[test]
 fn https_with_client_certificates() {

@@ -107,6 +107,8 @@ pub struct Server {
     pub child: Child,
     pub addr: String,
     pub data: PathBuf,
+    /// What the server printed before it listened (e.g. the KMIP address).
+    pub banner: Vec<String>,
 }
 
 impl Server {
@@ -145,14 +147,16 @@ impl Server {
             let _ = tx2.send(Err(all));
         });
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let mut banner = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match rx.recv_timeout(left) {
                 Ok(Ok(line)) => {
                     if let Some(rest) = line.strip_prefix("keyward: listening on ") {
                         let addr = rest.split_whitespace().next().unwrap_or_default().to_owned();
-                        return Ok(Server { child, addr, data: data.to_owned() });
+                        return Ok(Server { child, addr, data: data.to_owned(), banner });
                     }
+                    banner.push(line);
                 }
                 Ok(Err(stderr)) => {
                     let _ = child.wait();
@@ -216,4 +220,60 @@ pub fn http(method: &str, url: &str, token: Option<&str>, body: Option<&str>) ->
         let text = resp.text().await.unwrap_or_default();
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     })
+}
+
+pub fn openssl(dir: &Path, args: &[&str]) {
+    let o = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl is installed (scripts/test installs it)");
+    assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// A test-only CA, a server certificate for 127.0.0.1 and a client certificate.
+pub fn make_pki(dir: &Path) {
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    let mut a = vec!["req", "-x509"];
+    a.extend(ec);
+    a.extend(["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=keyward-test-ca"]);
+    openssl(dir, &a);
+    for (name, cn, ext) in [
+        ("server", "localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n"),
+        ("client", "orders-service", "extendedKeyUsage=clientAuth\n"),
+    ] {
+        let mut a = vec!["req"];
+        a.extend(ec);
+        let key = format!("{name}.key");
+        let csr = format!("{name}.csr");
+        let subj = format!("/CN={cn}");
+        a.extend(["-keyout", &key, "-out", &csr, "-subj", &subj]);
+        openssl(dir, &a);
+        let extfile = format!("{name}.ext");
+        std::fs::write(dir.join(&extfile), ext).unwrap();
+        let pem = format!("{name}.pem");
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &pem,
+                "-days",
+                "2",
+                "-extfile",
+                &extfile,
+            ],
+        );
+    }
+    let identity =
+        [std::fs::read(dir.join("client.pem")).unwrap(), std::fs::read(dir.join("client.key")).unwrap()].concat();
+    std::fs::write(dir.join("client-identity.pem"), identity).unwrap();
 }
