@@ -10,7 +10,7 @@ use rusqlite::Connection;
 
 use crate::rows::*;
 use crate::sqlite::{
-    OBJECT_COLUMNS, hash32, object_row, open_connection, read_components, read_identity, read_keyring,
+    OBJECT_COLUMNS, audit_row, object_row, open_connection, read_components, read_identity, read_keyring,
     read_schema_version, read_seal_config, read_servers, token_row,
 };
 use crate::{Error, Result, db};
@@ -137,23 +137,7 @@ impl Snapshot {
             .conn
             .prepare("SELECT seq, at, actor, action, target, outcome, detail, prev_hash, hash FROM audit ORDER BY seq")
             .map_err(db("reading the audit log"))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(AuditRow {
-                    seq: r.get::<_, i64>(0)? as u64,
-                    entry: AuditEntry {
-                        at: r.get(1)?,
-                        actor: r.get(2)?,
-                        action: r.get(3)?,
-                        target: r.get(4)?,
-                        outcome: r.get(5)?,
-                        detail: r.get(6)?,
-                    },
-                    prev_hash: hash32(r.get(7)?)?,
-                    hash: hash32(r.get(8)?)?,
-                })
-            })
-            .map_err(db("reading the audit log"))?;
+        let rows = stmt.query_map([], audit_row).map_err(db("reading the audit log"))?;
         for row in rows {
             f(row.map_err(db("reading the audit log"))?)?;
         }

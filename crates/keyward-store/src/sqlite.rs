@@ -641,6 +641,23 @@ pub(crate) fn token_row(r: &Row<'_>) -> rusqlite::Result<TokenRow> {
     })
 }
 
+/// An audit row from `SELECT seq, at, actor, action, target, outcome, detail, prev_hash, hash`.
+pub(crate) fn audit_row(r: &Row<'_>) -> rusqlite::Result<AuditRow> {
+    Ok(AuditRow {
+        seq: r.get::<_, i64>(0)? as u64,
+        entry: AuditEntry {
+            at: r.get(1)?,
+            actor: r.get(2)?,
+            action: r.get(3)?,
+            target: r.get(4)?,
+            outcome: r.get(5)?,
+            detail: r.get(6)?,
+        },
+        prev_hash: hash32(r.get(7)?)?,
+        hash: hash32(r.get(8)?)?,
+    })
+}
+
 pub(crate) fn hash32(v: Vec<u8>) -> rusqlite::Result<[u8; 32]> {
     v.try_into().map_err(|_| rusqlite::Error::InvalidColumnType(0, "hash".into(), rusqlite::types::Type::Blob))
 }
@@ -865,23 +882,7 @@ impl Store for SqliteStore {
                      WHERE seq > ?1 ORDER BY seq LIMIT ?2",
                 )
                 .map_err(db("reading the audit log"))?;
-            let rows = stmt
-                .query_map(params![after as i64, limit], |r| {
-                    Ok(AuditRow {
-                        seq: r.get::<_, i64>(0)? as u64,
-                        entry: AuditEntry {
-                            at: r.get(1)?,
-                            actor: r.get(2)?,
-                            action: r.get(3)?,
-                            target: r.get(4)?,
-                            outcome: r.get(5)?,
-                            detail: r.get(6)?,
-                        },
-                        prev_hash: hash32(r.get(7)?)?,
-                        hash: hash32(r.get(8)?)?,
-                    })
-                })
-                .map_err(db("reading the audit log"))?;
+            let rows = stmt.query_map(params![after as i64, limit], audit_row).map_err(db("reading the audit log"))?;
             rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db("reading the audit log"))
         })
     }
