@@ -11,7 +11,7 @@ use rusqlite::Connection;
 use crate::rows::*;
 use crate::sqlite::{
     OBJECT_COLUMNS, audit_row, object_row, open_connection, read_components, read_identity, read_keyring,
-    read_schema_version, read_seal_config, read_servers, token_row,
+    read_schedule, read_schema_version, read_seal_config, read_servers, token_row,
 };
 use crate::{Error, Result, db};
 
@@ -143,28 +143,6 @@ impl Snapshot {
         }
         Ok(())
     }
-}
-
-fn read_schedule(conn: &Connection) -> Result<Option<ScheduleRow>> {
-    let installed: i64 = conn
-        .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'backup_schedule'", [], |r| {
-            r.get(0)
-        })
-        .map_err(db("reading the schema"))?;
-    if installed == 0 {
-        return Ok(None);
-    }
-    use rusqlite::OptionalExtension;
-    conn.query_row("SELECT every_secs, directory, keep, updated_at FROM backup_schedule WHERE id = 1", [], |r| {
-        Ok(ScheduleRow {
-            every_secs: r.get::<_, i64>(0)? as u64,
-            directory: r.get(1)?,
-            keep: r.get(2)?,
-            updated_at: r.get(3)?,
-        })
-    })
-    .optional()
-    .map_err(db("reading the backup schedule"))
 }
 
 impl Drop for Snapshot {

@@ -733,6 +733,29 @@ pub(crate) fn read_servers(c: &Connection) -> Result<Vec<ServerRow>> {
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db("reading the organisation"))
 }
 
+/// The `scheduler` component's schedule; `None` when the component is not installed or no
+/// schedule is set.
+pub(crate) fn read_schedule(conn: &Connection) -> Result<Option<ScheduleRow>> {
+    let installed: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'backup_schedule'", [], |r| {
+            r.get(0)
+        })
+        .map_err(db("reading the schema"))?;
+    if installed == 0 {
+        return Ok(None);
+    }
+    conn.query_row("SELECT every_secs, directory, keep, updated_at FROM backup_schedule WHERE id = 1", [], |r| {
+        Ok(ScheduleRow {
+            every_secs: r.get::<_, i64>(0)? as u64,
+            directory: r.get(1)?,
+            keep: r.get(2)?,
+            updated_at: r.get(3)?,
+        })
+    })
+    .optional()
+    .map_err(db("reading the backup schedule"))
+}
+
 impl Store for SqliteStore {
     fn schema_version(&self) -> Result<u32> {
         self.read(read_schema_version)
@@ -892,18 +915,7 @@ impl Store for SqliteStore {
     }
 
     fn schedule(&self) -> Result<Option<ScheduleRow>> {
-        self.read(|c| {
-            c.query_row("SELECT every_secs, directory, keep, updated_at FROM backup_schedule WHERE id = 1", [], |r| {
-                Ok(ScheduleRow {
-                    every_secs: r.get::<_, i64>(0)? as u64,
-                    directory: r.get(1)?,
-                    keep: r.get(2)?,
-                    updated_at: r.get(3)?,
-                })
-            })
-            .optional()
-            .map_err(db("reading the backup schedule"))
-        })
+        self.read(read_schedule)
     }
 
     fn backup_runs(&self, limit: u32) -> Result<Vec<BackupRunRow>> {

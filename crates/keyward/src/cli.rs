@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-#[derive(Parser, Debug)]
+// No `Debug` here or on `Global`: the parsed flags hold the API token.
+#[derive(Parser)]
 #[command(
     name = "keyward",
     version,
@@ -19,7 +20,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Clone)]
 pub struct Global {
     /// Output format: human-readable tables, or JSON for scripts.
     #[arg(long, global = true, value_enum, default_value = "table")]
