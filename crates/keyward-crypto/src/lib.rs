@@ -8,6 +8,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod keys;
+pub mod primitives;
 mod secret;
 
 pub use keys::{LoadedKey, SignatureScheme, generate_material};

@@ -51,6 +51,7 @@ impl From<Error> for ApiError {
             Error::Unauthenticated => (S::UNAUTHORIZED, "unauthenticated"),
             Error::Forbidden { .. } => (S::FORBIDDEN, "forbidden"),
             Error::NoSuchKey { .. } => (S::NOT_FOUND, "no_such_key"),
+            Error::NoSuchObject { .. } => (S::NOT_FOUND, "no_such_object"),
             Error::NoSuchToken { .. } => (S::NOT_FOUND, "no_such_token"),
             Error::NoSuchVersion { .. } => (S::NOT_FOUND, "no_such_version"),
             Error::Invalid { .. } => (S::BAD_REQUEST, "invalid_input"),

@@ -36,6 +36,9 @@ pub enum Action<'a> {
     /// Encrypt, decrypt, sign, verify, HMAC, data keys, wrapped export.
     UseKey(&'a str),
     ExportPlaintext(&'a str),
+    /// Take a key's material away in plaintext over a mutually authenticated channel, as KMIP
+    /// clients (databases, storage) do with Get. The key must also be exportable.
+    FetchKey(&'a str),
     ListKeys,
     Seal,
     Rekey,
@@ -56,6 +59,7 @@ impl Action<'_> {
             Action::ManageKey(n) => format!("manage key {n:?}"),
             Action::UseKey(n) => format!("use key {n:?}"),
             Action::ExportPlaintext(n) => format!("export key {n:?} in plaintext"),
+            Action::FetchKey(n) => format!("fetch key {n:?}"),
             Action::ListKeys => "list keys".into(),
             Action::Seal => "seal the node".into(),
             Action::Rekey => "change the startup secret".into(),
@@ -75,7 +79,7 @@ pub fn authorize(caller: &Caller, action: Action<'_>) -> Result<()> {
         (Operator, Action::ReadKey(_) | Action::ManageKey(_) | Action::UseKey(_) | Action::ListKeys) => true,
         (Operator, Action::Seal | Action::ReadAudit) => true,
         (Backup, Action::ReadKey(_) | Action::ListKeys | Action::ReadAudit | Action::Backup) => true,
-        (App, Action::ReadKey(n) | Action::UseKey(n)) => caller.in_scope(n),
+        (App, Action::ReadKey(n) | Action::UseKey(n) | Action::FetchKey(n)) => caller.in_scope(n),
         (App, Action::ListKeys) => true,
         _ => false,
     };
@@ -100,6 +104,9 @@ mod tests {
         assert!(authorize(&op, Action::ManageKey("x")).is_ok());
         assert!(authorize(&op, Action::ManageTokens).is_err());
         assert!(authorize(&op, Action::ExportPlaintext("x")).is_err());
+        assert!(authorize(&op, Action::FetchKey("x")).is_err());
+        assert!(authorize(&app, Action::FetchKey("orders.db")).is_ok());
+        assert!(authorize(&app, Action::FetchKey("payroll.db")).is_err());
         let backup = caller(Role::Backup, &[]);
         assert!(authorize(&backup, Action::UseKey("x")).is_err());
         assert!(authorize(&caller(Role::Admin, &[]), Action::Rekey).is_ok());

@@ -273,6 +273,7 @@ impl Service {
     ) -> Result<KeyInfo> {
         let key_name = KeyName::parse(name).map_err(|e| Error::invalid("name", e.to_string()))?;
         authorize(caller, Action::ManageKey(name))?;
+        crate::keys::usable_type(key_type)?;
         self.keyring()?;
         let material = match material {
             ImportMaterial::Plain(m) => m,

@@ -20,6 +20,8 @@ pub enum Error {
     Forbidden { role: Role, action: String },
     #[error("no key named {name:?}")]
     NoSuchKey { name: String },
+    #[error("no object with identifier {id:?}")]
+    NoSuchObject { id: String },
     #[error("no token with id {id}")]
     NoSuchToken { id: String },
     #[error("invalid {field}: {reason}")]

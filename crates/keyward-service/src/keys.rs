@@ -53,6 +53,21 @@ pub struct KeyInfo {
     pub versions: Vec<VersionInfo>,
 }
 
+/// Refuses the kinds of object only KMIP clients register, with the list of what can be made.
+pub(crate) fn usable_type(key_type: KeyType) -> Result<()> {
+    if key_type.is_usable() {
+        return Ok(());
+    }
+    let usable: Vec<&str> = KeyType::ALL.iter().filter(|t| t.is_usable()).map(|t| t.as_str()).collect();
+    Err(Error::invalid(
+        "type",
+        format!(
+            "{key_type} objects are registered by KMIP clients, not made here; choose one of {}",
+            usable.join(", ")
+        ),
+    ))
+}
+
 pub(crate) fn material_context(object_id: &str, version: u32) -> Vec<u8> {
     format!("keyward/key/{object_id}/{version}").into_bytes()
 }
@@ -121,6 +136,7 @@ impl Service {
     pub fn key_create(&self, caller: &Caller, req: CreateKey) -> Result<KeyInfo> {
         let name = KeyName::parse(&req.name).map_err(|e| Error::invalid("name", e.to_string()))?;
         authorize(caller, Action::ManageKey(name.as_str()))?;
+        usable_type(req.key_type)?;
         self.keyring()?;
         let material = keyward_crypto::generate_material(req.key_type)?;
         self.insert_key(name, req.key_type, material, req.exportable, req.pre_active)

@@ -18,6 +18,7 @@ pub mod doctor;
 mod error;
 mod init;
 mod keys;
+pub mod managed;
 mod seal_ops;
 mod tokens;
 

@@ -99,7 +99,9 @@ macro_rules! vocabulary {
 }
 
 vocabulary! {
-    /// The kinds of key Keyward creates and what each can do.
+    /// The kinds of object Keyward keeps. The first nine are keys Keyward creates and uses; the
+    /// rest are objects KMIP clients register (or derive) and fetch: their algorithm and length
+    /// are attributes of the object, and Keyward stores them without using them itself.
     KeyType, "key type" {
         Aes128 => "aes-128",
         Aes256 => "aes-256",
@@ -110,6 +112,13 @@ vocabulary! {
         EcP384 => "ec-p384",
         Ed25519 => "ed25519",
         HmacSha256 => "hmac-sha256",
+        Symmetric => "symmetric",
+        PrivateKey => "private-key",
+        PublicKey => "public-key",
+        Certificate => "certificate",
+        SecretData => "secret-data",
+        Opaque => "opaque",
+        SplitKey => "split-key",
     }
 }
 
@@ -145,6 +154,25 @@ impl KeyType {
         }
     }
 
+    /// The key types `keyward key create` makes: the ones Keyward itself uses.
+    pub fn is_usable(self) -> bool {
+        !matches!(
+            self,
+            KeyType::Symmetric
+                | KeyType::PrivateKey
+                | KeyType::PublicKey
+                | KeyType::Certificate
+                | KeyType::SecretData
+                | KeyType::Opaque
+                | KeyType::SplitKey
+        )
+    }
+
+    /// Whether the object has secret material (everything but public keys and certificates).
+    pub fn is_secret(self) -> bool {
+        !matches!(self, KeyType::PublicKey | KeyType::Certificate)
+    }
+
     pub fn is_symmetric(self) -> bool {
         matches!(self, KeyType::Aes128 | KeyType::Aes256 | KeyType::HmacSha256)
     }
@@ -153,9 +181,17 @@ impl KeyType {
         matches!(self, KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096)
     }
 
-    /// The key length in bits, as KMIP's Cryptographic Length reports it.
+    /// The key length in bits, as KMIP's Cryptographic Length reports it; 0 for the kinds whose
+    /// length is an attribute of each object.
     pub fn bits(self) -> u32 {
         match self {
+            KeyType::Symmetric
+            | KeyType::PrivateKey
+            | KeyType::PublicKey
+            | KeyType::Certificate
+            | KeyType::SecretData
+            | KeyType::Opaque
+            | KeyType::SplitKey => 0,
             KeyType::Aes128 => 128,
             KeyType::Aes256 | KeyType::HmacSha256 | KeyType::EcP256 | KeyType::Ed25519 => 256,
             KeyType::EcP384 => 384,

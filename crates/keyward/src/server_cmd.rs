@@ -105,7 +105,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     if let (Some(k), Some(t)) = (&kmip, &tls) {
         let config = keyward_server::tls::kmip_server_config(t)?;
-        let bound = keyward_server::kmip::KmipBound::bind(k.listen, config, client_certs.clone()).await?;
+        let bound =
+            keyward_server::kmip::KmipBound::bind(service.clone(), k.listen, config, client_certs.clone()).await?;
         let addr = bound.local_addr().context("the KMIP listener has no address")?;
         println!("keyward: KMIP listening on {addr}");
         let mut stop = stop_rx.clone();

@@ -10,69 +10,24 @@ use std::path::Path;
 use std::sync::Arc;
 
 use common::*;
-use keyward_kmip::enums::{Operation, QueryFunction, ResultReason, ResultStatus};
+use keyward_kmip::enums::{ObjectType, Operation, QueryFunction, ResultReason, ResultStatus};
 use keyward_kmip::{Item, Limits, Tag, decode, encode};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// An app certificate scoped to `orders.`, and an admin one.
+const ROLES: &str = "[[client_cert]]\nsubject_cn = \"orders-service\"\nrole = \"app\"\nprefixes = [\"orders.\"]\n\
+                     [[client_cert]]\nsubject_cn = \"kmip-admin\"\nrole = \"admin\"\n";
+
 fn kmip_node() -> (Node, Server, String) {
     let node = Node::init_passphrase();
     let dir = node.dir.path();
     make_pki(dir);
-    // A second client certificate that no [[client_cert]] entry maps.
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "stranger.key",
-            "-out",
-            "stranger.csr",
-            "-subj",
-            "/CN=stranger",
-        ],
-    );
-    std::fs::write(dir.join("stranger.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "stranger.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "stranger.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "stranger.ext",
-        ],
-    );
-    std::fs::write(
-        dir.join("keyward.toml"),
-        "data_dir = \"data\"\nlisten = \"127.0.0.1:0\"\n[tls]\ncert = \"server.pem\"\nkey = \"server.key\"\nclient_ca = \"ca.pem\"\n[kmip]\nlisten = \"127.0.0.1:0\"\n[[client_cert]]\nsubject_cn = \"orders-service\"\nrole = \"app\"\nprefixes = [\"orders.\"]\n",
-    )
-    .unwrap();
-    let config = dir.join("keyward.toml").display().to_string();
-    let pass = node.passphrase_file().display().to_string();
-    let server =
-        Server::spawn(&["server", "--config", &config, "--unseal-passphrase-file", &pass], &node.data).unwrap();
-    let kmip = server
-        .banner
-        .iter()
-        .find_map(|l| l.strip_prefix("keyward: KMIP listening on ").map(str::to_owned))
-        .expect("the server prints its KMIP address");
+    // A second client certificate that no [[client_cert]] entry maps, and one for an admin.
+    client_cert(dir, "stranger", "stranger");
+    client_cert(dir, "kmip-admin", "kmip-admin");
+    let (server, kmip) = spawn_kmip_server(&node, "keyward.toml", "data", ROLES);
     (node, server, kmip)
 }
 
@@ -168,7 +123,7 @@ async fn discover_versions_query_and_unsupported_operations() {
             )
         })
         .collect();
-    assert_eq!(versions, vec![(1, 4), (1, 3), (1, 2), (1, 1), (1, 0)]);
+    assert_eq!(versions, vec![(2, 0), (1, 4), (1, 3), (1, 2), (1, 1), (1, 0)]);
 
     // Two operations in one batch, on the same connection.
     let query = op(
@@ -178,8 +133,8 @@ async fn discover_versions_query_and_unsupported_operations() {
             Item::enumeration(Tag::QUERY_FUNCTION, QueryFunction::QueryServerInformation.value()),
         ],
     );
-    let create = op(Operation::Create, vec![]);
-    let r = exchange(&mut tls, &request((1, 4), vec![query, create])).await.unwrap();
+    let archive = op(Operation::Archive, vec![]);
+    let r = exchange(&mut tls, &request((1, 4), vec![query, archive])).await.unwrap();
     let items = batch_items(&r);
     assert_eq!(items.len(), 2);
     let ops: Vec<u32> =
@@ -250,4 +205,251 @@ async fn bad_clients_and_bad_messages_never_stop_the_server() {
     let mut fresh = connect(dir, &kmip, Some("client")).await.unwrap();
     let r = exchange(&mut fresh, &request((1, 4), vec![op(Operation::Query, vec![])])).await.unwrap();
     assert_eq!(status(batch_items(&r)[0]).0, Some(ResultStatus::Success));
+}
+
+fn text_attr(name: &str, value: Item) -> Item {
+    Item::structure(
+        Tag::ATTRIBUTE,
+        vec![Item::text(Tag::ATTRIBUTE_NAME, name), Item { tag: Tag::ATTRIBUTE_VALUE, value: value.value }],
+    )
+}
+
+fn name_attr(name: &str) -> Item {
+    text_attr(
+        "Name",
+        Item::structure(
+            Tag::ATTRIBUTE_VALUE,
+            vec![Item::text(Tag::NAME_VALUE, name), Item::enumeration(Tag::NAME_TYPE, 1u32)],
+        ),
+    )
+}
+
+fn create_aes(name: &str) -> Item {
+    op(
+        Operation::Create,
+        vec![
+            Item::enumeration(Tag::OBJECT_TYPE, ObjectType::SymmetricKey.value()),
+            Item::structure(
+                Tag::TEMPLATE_ATTRIBUTE,
+                vec![
+                    text_attr("Cryptographic Algorithm", Item::enumeration(Tag::ATTRIBUTE_VALUE, 3u32)),
+                    text_attr("Cryptographic Length", Item::integer(Tag::ATTRIBUTE_VALUE, 256)),
+                    name_attr(name),
+                ],
+            ),
+        ],
+    )
+}
+
+fn payload_text(item: &Item, tag: Tag) -> Option<String> {
+    item.child(Tag::RESPONSE_PAYLOAD)?.child(tag)?.as_text().map(str::to_owned)
+}
+
+fn gcm_params() -> Item {
+    Item::structure(
+        Tag::CRYPTOGRAPHIC_PARAMETERS,
+        vec![Item::enumeration(Tag::BLOCK_CIPHER_MODE, keyward_kmip::enums::BlockCipherMode::Gcm.value())],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_object_model_for_kmip_and_rest_with_the_same_authorization() {
+    let (node, server, kmip) = kmip_node();
+    let dir = node.dir.path().to_owned();
+    let mut admin = connect(&dir, &kmip, Some("kmip-admin")).await.unwrap();
+
+    // Create and Activate in one batch: Activate names no object and uses the ID Placeholder.
+    let r =
+        exchange(&mut admin, &request((1, 4), vec![create_aes("orders.kmip-made"), op(Operation::Activate, vec![])]))
+            .await
+            .unwrap();
+    let items = batch_items(&r);
+    assert!(items.iter().all(|i| status(i).0 == Some(ResultStatus::Success)), "{r}");
+    let uid = payload_text(items[0], Tag::UNIQUE_IDENTIFIER).unwrap();
+    assert_eq!(payload_text(items[1], Tag::UNIQUE_IDENTIFIER).as_deref(), Some(uid.as_str()));
+
+    // The same key over REST: listed, active, and it encrypts and decrypts.
+    let ca = dir.join("ca.pem").display().to_string();
+    let (addr, token) = (server.addr.clone(), node.token.clone());
+    let cli = move |args: Vec<String>, stdin: Option<Vec<u8>>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(&args, &[("KEYWARD_ADDR", &addr), ("KEYWARD_TOKEN", &token), ("KEYWARD_CACERT", &ca)], stdin.as_deref())
+    };
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let cli2 = cli.clone();
+    let listed = tokio::task::spawn_blocking(move || {
+        let list = stdout(&ok(cli2(args(&["key", "list", "--format", "json"]), None)));
+        let ct = stdout(&ok(cli2(args(&["key", "encrypt", "orders.kmip-made"]), Some(b"over rest".to_vec()))));
+        let pt = ok(cli2(args(&["key", "decrypt", "orders.kmip-made"]), Some(ct.into_bytes()))).stdout;
+        ok(cli2(args(&["key", "create", "--type", "aes-256", "--name", "orders.rest-made"]), None));
+        ok(cli2(args(&["key", "create", "--type", "aes-256", "--name", "payroll.db"]), None));
+        (list, pt)
+    })
+    .await
+    .unwrap();
+    assert!(listed.0.contains("orders.kmip-made") && listed.0.contains("\"active\""), "{}", listed.0);
+    assert_eq!(listed.1, b"over rest");
+
+    // A key made over REST is found by name over KMIP and used there; not being exportable, its
+    // material does not leave the server.
+    let locate = op(Operation::Locate, vec![name_attr("orders.rest-made")]);
+    let r = exchange(&mut admin, &request((1, 4), vec![locate])).await.unwrap();
+    let rest_uid = payload_text(batch_items(&r)[0], Tag::UNIQUE_IDENTIFIER).unwrap_or_else(|| panic!("{r}"));
+    let encrypt = op(
+        Operation::Encrypt,
+        vec![
+            Item::text(Tag::UNIQUE_IDENTIFIER, &rest_uid),
+            gcm_params(),
+            Item::bytes(Tag::DATA, b"over kmip".to_vec()),
+        ],
+    );
+    let get = op(Operation::Get, vec![Item::text(Tag::UNIQUE_IDENTIFIER, &rest_uid)]);
+    let mut continue_header = request((1, 4), vec![encrypt, get]);
+    // Batch Error Continuation Option is not needed here: Get is last.
+    let r = exchange(&mut admin, &continue_header).await.unwrap();
+    let items = batch_items(&r);
+    assert_eq!(status(items[0]).0, Some(ResultStatus::Success), "{r}");
+    let p = items[0].child(Tag::RESPONSE_PAYLOAD).unwrap();
+    let (ct, iv, tag) = (
+        p.child(Tag::DATA).unwrap().as_bytes().unwrap().to_vec(),
+        p.child(Tag::IV_COUNTER_NONCE).unwrap().as_bytes().unwrap().to_vec(),
+        p.child(Tag::AUTHENTICATED_ENCRYPTION_TAG).unwrap().as_bytes().unwrap().to_vec(),
+    );
+    assert_eq!(status(items[1]), (Some(ResultStatus::OperationFailed), Some(ResultReason::PermissionDenied)), "{r}");
+    let decrypt = op(
+        Operation::Decrypt,
+        vec![
+            Item::text(Tag::UNIQUE_IDENTIFIER, &rest_uid),
+            gcm_params(),
+            Item::bytes(Tag::DATA, ct),
+            Item::bytes(Tag::IV_COUNTER_NONCE, iv),
+            Item::bytes(Tag::AUTHENTICATED_ENCRYPTION_TAG, tag),
+        ],
+    );
+    continue_header = request((1, 4), vec![decrypt]);
+    let r = exchange(&mut admin, &continue_header).await.unwrap();
+    let p = batch_items(&r)[0].child(Tag::RESPONSE_PAYLOAD).unwrap_or_else(|| panic!("{r}"));
+    assert_eq!(p.child(Tag::DATA).unwrap().as_bytes().unwrap(), b"over kmip");
+
+    // Destroying an active key fails, as KMIP requires; after a failure the batch stops.
+    let destroy = op(Operation::Destroy, vec![Item::text(Tag::UNIQUE_IDENTIFIER, &uid)]);
+    let r = exchange(&mut admin, &request((1, 4), vec![destroy, op(Operation::Query, vec![])])).await.unwrap();
+    let items = batch_items(&r);
+    assert_eq!(status(items[0]).0, Some(ResultStatus::OperationFailed), "{r}");
+    assert_eq!(status(items[1]).1, Some(ResultReason::OperationCanceledByRequester), "{r}");
+
+    // An app certificate scoped to `orders.`: no Create, Get within its scope, Locate sees only it.
+    let mut app = connect(&dir, &kmip, Some("client")).await.unwrap();
+    let r = exchange(&mut app, &request((1, 4), vec![create_aes("orders.by-app")])).await.unwrap();
+    assert_eq!(status(batch_items(&r)[0]).1, Some(ResultReason::PermissionDenied), "{r}");
+    let get = op(Operation::Get, vec![Item::text(Tag::UNIQUE_IDENTIFIER, &uid)]);
+    let r = exchange(&mut app, &request((1, 4), vec![get, op(Operation::Locate, vec![])])).await.unwrap();
+    let items = batch_items(&r);
+    assert_eq!(status(items[0]).0, Some(ResultStatus::Success), "{r}");
+    let key = items[0].child(Tag::RESPONSE_PAYLOAD).unwrap().child(Tag::SYMMETRIC_KEY).unwrap();
+    let material = key.child(Tag::KEY_BLOCK).unwrap().child(Tag::KEY_VALUE).unwrap().child(Tag::KEY_MATERIAL).unwrap();
+    assert_eq!(material.as_bytes().unwrap().len(), 32);
+    let seen: Vec<&str> = items[1]
+        .child(Tag::RESPONSE_PAYLOAD)
+        .unwrap()
+        .children(Tag::UNIQUE_IDENTIFIER)
+        .filter_map(Item::as_text)
+        .collect();
+    assert_eq!(seen.len(), 2, "the app sees orders.kmip-made and orders.rest-made only: {r}");
+    assert!(seen.contains(&uid.as_str()) && seen.contains(&rest_uid.as_str()));
+}
+
+fn register(object_type: ObjectType, object: Item, attributes: Vec<Item>) -> Item {
+    op(
+        Operation::Register,
+        vec![
+            Item::enumeration(Tag::OBJECT_TYPE, object_type.value()),
+            Item::structure(Tag::TEMPLATE_ATTRIBUTE, attributes),
+            object,
+        ],
+    )
+}
+
+fn get_payload(r: &Item) -> &Item {
+    batch_items(r)[0].child(Tag::RESPONSE_PAYLOAD).unwrap_or_else(|| panic!("{r}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kmip_objects_and_their_attributes_survive_backup_verify_and_restore() {
+    let (node, server, kmip) = kmip_node();
+    let dir = node.dir.path().to_owned();
+    openssl(&dir, &["x509", "-in", "ca.pem", "-outform", "der", "-out", "ca.der"]);
+    let cert_der = std::fs::read(dir.join("ca.der")).unwrap();
+    let mut admin = connect(&dir, &kmip, Some("kmip-admin")).await.unwrap();
+    let seed = register(
+        ObjectType::SecretData,
+        Item::structure(
+            Tag::SECRET_DATA,
+            vec![
+                Item::enumeration(Tag::SECRET_DATA_TYPE, 2u32),
+                Item::structure(
+                    Tag::KEY_BLOCK,
+                    vec![
+                        Item::enumeration(Tag::KEY_FORMAT_TYPE, 2u32),
+                        Item::structure(Tag::KEY_VALUE, vec![Item::bytes(Tag::KEY_MATERIAL, b"seed bytes".to_vec())]),
+                    ],
+                ),
+            ],
+        ),
+        vec![name_attr("Database TDE seed"), text_attr("x-purpose", Item::text(Tag::ATTRIBUTE_VALUE, "tde"))],
+    );
+    let cert = register(
+        ObjectType::Certificate,
+        Item::structure(
+            Tag::CERTIFICATE,
+            vec![Item::enumeration(Tag::CERTIFICATE_TYPE, 1u32), Item::bytes(Tag::CERTIFICATE_VALUE, cert_der.clone())],
+        ),
+        vec![],
+    );
+    let r = exchange(&mut admin, &request((1, 2), vec![seed, cert])).await.unwrap();
+    let uids: Vec<String> = batch_items(&r)
+        .iter()
+        .map(|i| payload_text(i, Tag::UNIQUE_IDENTIFIER).unwrap_or_else(|| panic!("{r}")))
+        .collect();
+    drop(admin);
+
+    // An online backup, verified with the secret, restored onto a new data directory.
+    let ca = dir.join("ca.pem").display().to_string();
+    let backup = dir.join("kmip.kwb").display().to_string();
+    let pass = node.passphrase_file().display().to_string();
+    let env = [("KEYWARD_ADDR", server.addr.as_str()), ("KEYWARD_TOKEN", node.token.as_str()), ("KEYWARD_CACERT", &ca)];
+    ok(run(&["backup", "create", "--out", &backup], &env, None));
+    let v = ok(run(&["backup", "verify", &backup, "--passphrase-file", &pass, "--format", "json"], &[], None));
+    let v: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
+    assert_eq!(v["ok"], true, "{v}");
+    drop(server);
+    let restored = dir.join("restored").display().to_string();
+    ok(run(&["restore", &backup, "--data-dir", &restored], &[], None));
+    let (_server, kmip) = spawn_kmip_server(&node, "restored.toml", "restored", ROLES);
+    let mut admin = connect(&dir, &kmip, Some("kmip-admin")).await.unwrap();
+
+    let get = |id: &str| op(Operation::Get, vec![Item::text(Tag::UNIQUE_IDENTIFIER, id)]);
+    let r = exchange(&mut admin, &request((1, 2), vec![get(&uids[0])])).await.unwrap();
+    let secret = get_payload(&r).child(Tag::SECRET_DATA).unwrap();
+    let block = secret.child(Tag::KEY_BLOCK).unwrap();
+    let material = block.child(Tag::KEY_VALUE).unwrap().child(Tag::KEY_MATERIAL).unwrap();
+    assert_eq!(material.as_bytes().unwrap(), b"seed bytes");
+    assert_eq!(secret.child(Tag::SECRET_DATA_TYPE).unwrap().as_enum(), Some(2));
+    let r = exchange(&mut admin, &request((1, 2), vec![get(&uids[1])])).await.unwrap();
+    let value = get_payload(&r).child(Tag::CERTIFICATE).unwrap().child(Tag::CERTIFICATE_VALUE).unwrap();
+    assert_eq!(value.as_bytes().unwrap(), cert_der.as_slice());
+    let attrs = op(
+        Operation::GetAttributes,
+        vec![
+            Item::text(Tag::UNIQUE_IDENTIFIER, &uids[0]),
+            Item::text(Tag::ATTRIBUTE_NAME, "x-purpose"),
+            Item::text(Tag::ATTRIBUTE_NAME, "Name"),
+        ],
+    );
+    let r = exchange(&mut admin, &request((1, 2), vec![attrs])).await.unwrap();
+    let got: Vec<&Item> = get_payload(&r).children(Tag::ATTRIBUTE).collect();
+    assert_eq!(got.len(), 2, "{r}");
+    assert_eq!(got[0].child(Tag::ATTRIBUTE_VALUE).unwrap().as_text(), Some("tde"));
+    let name = got[1].child(Tag::ATTRIBUTE_VALUE).unwrap().child(Tag::NAME_VALUE).unwrap().as_text();
+    assert_eq!(name, Some("Database TDE seed"));
 }

@@ -238,42 +238,73 @@ pub fn make_pki(dir: &Path) {
     a.extend(ec);
     a.extend(["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=keyward-test-ca"]);
     openssl(dir, &a);
-    for (name, cn, ext) in [
-        ("server", "localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n"),
-        ("client", "orders-service", "extendedKeyUsage=clientAuth\n"),
-    ] {
-        let mut a = vec!["req"];
-        a.extend(ec);
-        let key = format!("{name}.key");
-        let csr = format!("{name}.csr");
-        let subj = format!("/CN={cn}");
-        a.extend(["-keyout", &key, "-out", &csr, "-subj", &subj]);
-        openssl(dir, &a);
-        let extfile = format!("{name}.ext");
-        std::fs::write(dir.join(&extfile), ext).unwrap();
-        let pem = format!("{name}.pem");
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                &pem,
-                "-days",
-                "2",
-                "-extfile",
-                &extfile,
-            ],
-        );
-    }
+    issue_cert(dir, "server", "localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
+    client_cert(dir, "client", "orders-service");
     let identity =
         [std::fs::read(dir.join("client.pem")).unwrap(), std::fs::read(dir.join("client.key")).unwrap()].concat();
     std::fs::write(dir.join("client-identity.pem"), identity).unwrap();
+}
+
+/// A client certificate `<name>.pem`/`<name>.key` for `cn`, signed by `make_pki`'s CA.
+pub fn client_cert(dir: &Path, name: &str, cn: &str) {
+    issue_cert(dir, name, cn, "extendedKeyUsage=clientAuth\n");
+}
+
+/// A P-256 key and a certificate with extensions `ext`, signed by `make_pki`'s CA.
+pub fn issue_cert(dir: &Path, name: &str, cn: &str, ext: &str) {
+    let (key, csr, pem, extfile) =
+        (format!("{name}.key"), format!("{name}.csr"), format!("{name}.pem"), format!("{name}.ext"));
+    let subj = format!("/CN={cn}");
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    let mut a = vec!["req"];
+    a.extend(ec);
+    a.extend(["-keyout", &key, "-out", &csr, "-subj", &subj]);
+    openssl(dir, &a);
+    std::fs::write(dir.join(&extfile), ext).unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &pem,
+            "-days",
+            "2",
+            "-extfile",
+            &extfile,
+        ],
+    );
+}
+
+/// Starts `node` with a TLS REST listener and a KMIP listener on loopback ports, the data in
+/// `data_dir` (relative to the node's directory) and `client_certs` appended as the
+/// `[[client_cert]]` table (make_pki's certificates must exist). Returns the KMIP address too.
+pub fn spawn_kmip_server(node: &Node, config_name: &str, data_dir: &str, client_certs: &str) -> (Server, String) {
+    let dir = node.dir.path();
+    std::fs::write(
+        dir.join(config_name),
+        format!(
+            "data_dir = \"{data_dir}\"\nlisten = \"127.0.0.1:0\"\n[tls]\ncert = \"server.pem\"\nkey = \"server.key\"\n\
+             client_ca = \"ca.pem\"\n[kmip]\nlisten = \"127.0.0.1:0\"\n{client_certs}"
+        ),
+    )
+    .unwrap();
+    let config = dir.join(config_name).display().to_string();
+    let pass = node.passphrase_file().display().to_string();
+    let server =
+        Server::spawn(&["server", "--config", &config, "--unseal-passphrase-file", &pass], &dir.join(data_dir))
+            .expect("the KMIP server starts");
+    let kmip = server
+        .banner
+        .iter()
+        .find_map(|l| l.strip_prefix("keyward: KMIP listening on ").map(str::to_owned))
+        .expect("the server prints its KMIP address");
+    (server, kmip)
 }
