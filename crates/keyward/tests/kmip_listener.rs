@@ -170,6 +170,39 @@ async fn bad_clients_and_bad_messages_never_stop_the_server() {
     };
     assert!(refused, "a client without a certificate must not be served");
 
+    // A certificate from another CA, with a CN the table maps: untrusted, so never served.
+    let other = dir.join("other");
+    std::fs::create_dir(&other).unwrap();
+    openssl(
+        &other,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=some-other-ca",
+        ],
+    );
+    client_cert(&other, "kmip-admin", "kmip-admin");
+    for f in ["kmip-admin.pem", "kmip-admin.key"] {
+        std::fs::copy(other.join(f), dir.join(format!("forged-{f}"))).unwrap();
+    }
+    let refused = match connect(dir, &kmip, Some("forged-kmip-admin")).await {
+        Err(_) => true,
+        Ok(mut tls) => exchange(&mut tls, &request((1, 4), vec![op(Operation::Query, vec![])])).await.is_err(),
+    };
+    assert!(refused, "a certificate from an untrusted CA must not be served");
+
     // A structure nested deeper than the limit: framed, so answered with Invalid Message.
     let mut deep = Item::text(Tag::NAME_VALUE, "x");
     for _ in 0..40 {
@@ -452,4 +485,86 @@ async fn kmip_objects_and_their_attributes_survive_backup_verify_and_restore() {
     assert_eq!(got[0].child(Tag::ATTRIBUTE_VALUE).unwrap().as_text(), Some("tde"));
     let name = got[1].child(Tag::ATTRIBUTE_VALUE).unwrap().child(Tag::NAME_VALUE).unwrap().as_text();
     assert_eq!(name, Some("Database TDE seed"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rekey_check_hash_and_rng() {
+    let (node, _server, kmip) = kmip_node();
+    let dir = node.dir.path().to_owned();
+    let mut admin = connect(&dir, &kmip, Some("kmip-admin")).await.unwrap();
+    let r =
+        exchange(&mut admin, &request((1, 4), vec![create_aes("orders.rotating"), op(Operation::Activate, vec![])]))
+            .await
+            .unwrap();
+    let old = payload_text(batch_items(&r)[0], Tag::UNIQUE_IDENTIFIER).unwrap();
+
+    // Re-key: a new active key that links back to the old one, which links forward to it.
+    let rekey = op(Operation::ReKey, vec![Item::text(Tag::UNIQUE_IDENTIFIER, &old)]);
+    let r = exchange(&mut admin, &request((1, 4), vec![rekey])).await.unwrap();
+    let new = payload_text(batch_items(&r)[0], Tag::UNIQUE_IDENTIFIER).unwrap_or_else(|| panic!("{r}"));
+    assert_ne!(new, old);
+    let attrs = |id: &str| {
+        op(
+            Operation::GetAttributes,
+            vec![
+                Item::text(Tag::UNIQUE_IDENTIFIER, id),
+                Item::text(Tag::ATTRIBUTE_NAME, "State"),
+                Item::text(Tag::ATTRIBUTE_NAME, "Link"),
+                Item::text(Tag::ATTRIBUTE_NAME, "Cryptographic Length"),
+            ],
+        )
+    };
+    let r = exchange(&mut admin, &request((1, 4), vec![attrs(&new), attrs(&old)])).await.unwrap();
+    let items = batch_items(&r);
+    let values = |i: usize| -> Vec<Item> {
+        items[i]
+            .child(Tag::RESPONSE_PAYLOAD)
+            .unwrap()
+            .children(Tag::ATTRIBUTE)
+            .map(|a| a.child(Tag::ATTRIBUTE_VALUE).unwrap().clone())
+            .collect()
+    };
+    let (n, o) = (values(0), values(1));
+    assert_eq!(n[0].as_enum(), Some(2), "the replacement is active: {r}");
+    assert_eq!(n[1].child(Tag::LINKED_OBJECT_IDENTIFIER).unwrap().as_text(), Some(old.as_str()));
+    assert_eq!(n[2].as_int(), Some(256));
+    assert_eq!(o[1].child(Tag::LINKED_OBJECT_IDENTIFIER).unwrap().as_text(), Some(new.as_str()));
+
+    // Check: an AES key allows encryption but not signing.
+    let check = |mask: i32| {
+        op(
+            Operation::Check,
+            vec![Item::text(Tag::UNIQUE_IDENTIFIER, &new), Item::integer(Tag::CRYPTOGRAPHIC_USAGE_MASK, mask)],
+        )
+    };
+    // Continue past the failing Check so both answers come back.
+    let batch = {
+        let mut msg = decode(&request((1, 4), vec![check(0x4), check(0x1)]), &Limits::default()).unwrap();
+        let header = msg.child_mut(Tag::REQUEST_HEADER).unwrap();
+        header.as_struct_mut().unwrap().push(Item::enumeration(Tag::BATCH_ERROR_CONTINUATION_OPTION, 1u32));
+        encode(&msg)
+    };
+    let r = exchange(&mut admin, &batch).await.unwrap();
+    let items = batch_items(&r);
+    assert_eq!(status(items[0]).0, Some(ResultStatus::Success), "{r}");
+    assert_eq!(status(items[1]).0, Some(ResultStatus::OperationFailed), "{r}");
+
+    // Hash and RNG Retrieve.
+    let hash = op(
+        Operation::Hash,
+        vec![
+            Item::structure(
+                Tag::CRYPTOGRAPHIC_PARAMETERS,
+                vec![Item::enumeration(Tag::HASHING_ALGORITHM, keyward_kmip::enums::HashingAlgorithm::Sha256.value())],
+            ),
+            Item::bytes(Tag::DATA, b"abc".to_vec()),
+        ],
+    );
+    let rng = op(Operation::RngRetrieve, vec![Item::integer(Tag::DATA_LENGTH, 32)]);
+    let r = exchange(&mut admin, &request((1, 4), vec![hash, rng])).await.unwrap();
+    let items = batch_items(&r);
+    let digest = items[0].child(Tag::RESPONSE_PAYLOAD).unwrap().child(Tag::DATA).unwrap().as_bytes().unwrap();
+    assert_eq!(digest[..4], [0xba, 0x78, 0x16, 0xbf], "SHA-256(\"abc\")");
+    let random = items[1].child(Tag::RESPONSE_PAYLOAD).unwrap().child(Tag::DATA).unwrap().as_bytes().unwrap();
+    assert_eq!(random.len(), 32);
 }

@@ -270,6 +270,10 @@ fn read_only(op: Operation) -> bool {
             | Operation::SignatureVerify
             | Operation::Mac
             | Operation::MacVerify
+            | Operation::Check
+            | Operation::GetUsageAllocation
+            | Operation::RngRetrieve
+            | Operation::Hash
     )
 }
 

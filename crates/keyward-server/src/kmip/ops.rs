@@ -76,6 +76,11 @@ pub const OPERATIONS: &[Operation] = &[
     Operation::SignatureVerify,
     Operation::Mac,
     Operation::MacVerify,
+    Operation::ReKey,
+    Operation::Check,
+    Operation::GetUsageAllocation,
+    Operation::RngRetrieve,
+    Operation::Hash,
 ];
 
 /// Runs one operation; `None` when the operation is not one of [`OPERATIONS`].
@@ -102,6 +107,11 @@ pub fn dispatch(ctx: &mut Ctx<'_>, op: Operation, payload: &Item) -> Option<Outc
         Operation::SignatureVerify => signature_verify(ctx, payload),
         Operation::Mac => mac(ctx, payload, false),
         Operation::MacVerify => mac(ctx, payload, true),
+        Operation::ReKey => rekey(ctx, payload),
+        Operation::Check => check(ctx, payload),
+        Operation::GetUsageAllocation => usage_allocation(ctx, payload),
+        Operation::RngRetrieve => rng_retrieve(payload),
+        Operation::Hash => hash(payload),
         _ => return None,
     })
 }
@@ -1143,4 +1153,111 @@ fn mac(ctx: &mut Ctx<'_>, payload: &Item, verify: bool) -> Outcome {
     }
     let tag = primitives::hmac(hash, material(&f)?.expose(), input).map_err(KmipError::crypto)?;
     Ok(vec![uid_item(&id), Item::bytes(Tag::MAC_DATA, tag)])
+}
+
+/// Attributes a replacement key does not inherit from the key it replaces.
+const NOT_INHERITED: &[&str] = &["Link", "Name", "_revocation_reason"];
+
+fn rekey(ctx: &mut Ctx<'_>, payload: &Item) -> Outcome {
+    let old_id = ctx.uid(payload)?;
+    let old = ctx.service.object_meta(ctx.caller, &old_id).map_err(KmipError::service)?;
+    let key_type: KeyType = old.key_type.parse().map_err(|_| KmipError::internal("an object has an unknown type"))?;
+    if objects::object_type_of(key_type) != ObjectType::SymmetricKey {
+        return Err(KmipError::new(ResultReason::IllegalOperation, "Re-key replaces symmetric keys"));
+    }
+    let state: KeyState = old.state.parse().map_err(|_| KmipError::internal("an object has an unknown state"))?;
+    if state.is_destroyed() {
+        return Err(KmipError::new(ResultReason::ItemNotFound, "the key to replace is destroyed"));
+    }
+    let all = object_attrs(&old)?;
+    let alg = attrs::find(&all, "Cryptographic Algorithm").and_then(Item::as_enum);
+    let len = attrs::find(&all, "Cryptographic Length").and_then(Item::as_int);
+    let (Some(alg), Some(len)) = (alg, len) else {
+        return Err(KmipError::new(ResultReason::MissingData, "the key to replace has no algorithm or length"));
+    };
+    let (new_type, material) = symmetric_material(alg, len)?;
+    let given = template(payload, Tag::TEMPLATE_ATTRIBUTE, Tag::ATTRIBUTES)?;
+    let mut attributes = attributes_of(&old);
+    attributes.retain(|k, _| !NOT_INHERITED.contains(&k.as_str()));
+    attrs::store_client_attributes(&mut attributes, &given)?;
+    let new_id = Service::new_object_id();
+    attrs::add_value(&mut attributes, "Link", &link(keyward_kmip::enums::LinkType::ReplacedObjectLink, &old_id));
+    // The replacement is usable at once when the key it replaces was (and no Offset delays it).
+    let offset = payload.child(Tag::OFFSET).and_then(|o| match o.value {
+        Value::Interval(i) => Some(i),
+        _ => None,
+    });
+    let active = state == KeyState::Active && offset.unwrap_or(0) == 0;
+    ctx.service
+        .objects_register(
+            ctx.caller,
+            vec![NewObject {
+                id: new_id.clone(),
+                key_type: new_type,
+                material: Some(material),
+                public: None,
+                name_hint: None,
+                attributes: with_alg(attributes, alg, len),
+                pre_active: !(active || starts_active(&given)),
+                exportable: old.exportable,
+            }],
+        )
+        .map_err(KmipError::service)?;
+    ctx.service
+        .object_update(ctx.caller, &old_id, |_, stored| {
+            attrs::add_value(stored, "Link", &link(keyward_kmip::enums::LinkType::ReplacementObjectLink, &new_id));
+            Ok(())
+        })
+        .map_err(KmipError::service)?;
+    ctx.placeholder = Some(new_id.clone());
+    Ok(vec![uid_item(&new_id)])
+}
+
+/// Whether the object exists, may be used by the caller, and allows the usage the client asks.
+fn check(ctx: &mut Ctx<'_>, payload: &Item) -> Outcome {
+    let id = ctx.uid(payload)?;
+    let row = ctx.service.object_meta(ctx.caller, &id).map_err(KmipError::service)?;
+    let state: KeyState = row.state.parse().map_err(|_| KmipError::internal("an object has an unknown state"))?;
+    if state.is_destroyed() {
+        return Err(KmipError::new(ResultReason::ItemNotFound, "the object is destroyed"));
+    }
+    if let Some(asked) = payload.child(Tag::CRYPTOGRAPHIC_USAGE_MASK).and_then(Item::as_int) {
+        let all = object_attrs(&row)?;
+        let has = attrs::find(&all, "Cryptographic Usage Mask").and_then(Item::as_int).unwrap_or(0);
+        if has & asked != asked {
+            return Err(KmipError::new(
+                ResultReason::IncompatibleCryptographicUsageMask,
+                format!("the object's usage mask {has:#x} does not allow {asked:#x}"),
+            ));
+        }
+    }
+    ctx.placeholder = Some(id.clone());
+    Ok(vec![uid_item(&id)])
+}
+
+/// Keyward sets no usage limits, so an allocation is always granted to a caller who may use
+/// the key.
+fn usage_allocation(ctx: &mut Ctx<'_>, payload: &Item) -> Outcome {
+    let id = ctx.uid(payload)?;
+    ctx.service.object_for_use(ctx.caller, &id, Usage::Protect).map_err(KmipError::service)?;
+    ctx.placeholder = Some(id.clone());
+    Ok(vec![uid_item(&id)])
+}
+
+fn rng_retrieve(payload: &Item) -> Outcome {
+    let len = payload
+        .child(Tag::DATA_LENGTH)
+        .and_then(Item::as_int)
+        .ok_or_else(|| KmipError::new(ResultReason::MissingData, "RNG Retrieve needs a Data Length"))?;
+    if !(1..=65536).contains(&len) {
+        return Err(KmipError::invalid_field("Data Length is 1 to 65536 bytes"));
+    }
+    let bytes = keyward_crypto::random_secret(len as usize).map_err(KmipError::crypto)?;
+    Ok(vec![Item::bytes(Tag::DATA, bytes.expose().to_vec())])
+}
+
+fn hash(payload: &Item) -> Outcome {
+    let params = crypto_params(payload)?;
+    let h = params.hash.ok_or_else(|| KmipError::new(ResultReason::MissingData, "Hash needs a Hashing Algorithm"))?;
+    Ok(vec![Item::bytes(Tag::DATA, primitives::digest(h, data(payload)?))])
 }
