@@ -84,10 +84,12 @@ pub(crate) struct RowCache {
     generation: u64,
     objects: HashMap<String, Arc<ObjectRow>>,
     tokens: HashMap<[u8; 32], Arc<TokenRow>>,
+    /// Object id to name, for callers (KMIP) that name objects by id.
+    pub(crate) ids: HashMap<String, String>,
 }
 
 /// Bounds on the row cache: past them it starts over, which costs only store reads.
-const MAX_CACHED_OBJECTS: usize = 100_000;
+pub(crate) const MAX_CACHED_OBJECTS: usize = 100_000;
 const MAX_CACHED_TOKENS: usize = 10_000;
 
 impl Service {

@@ -7,7 +7,9 @@
 //! listed and usable over REST, and the reverse. Attributes are a JSON object kept in the row; the
 //! protocol layer decides what goes into it.
 
-use keyward_crypto::Secret;
+use std::sync::Arc;
+
+use keyward_crypto::{LoadedKey, Secret};
 use keyward_store::{KeyVersionRow, Mutation, ObjectFilter, ObjectRow};
 use keyward_types::{Id, KeyName, KeyState, KeyType, Usage};
 use serde_json::{Map, Value};
@@ -33,13 +35,29 @@ pub struct NewObject {
     pub exportable: bool,
 }
 
+/// Secret material: from the parsed-key cache for the key types Keyward uses (no store read and
+/// no unsealing per operation), or opened from its barrier blob for the others.
+pub enum Material {
+    Parsed(Arc<LoadedKey>),
+    Opened(Secret),
+}
+
+impl Material {
+    pub fn expose(&self) -> &[u8] {
+        match self {
+            Material::Parsed(k) => k.material().expose(),
+            Material::Opened(s) => s.expose(),
+        }
+    }
+}
+
 /// An object with its current material, for the protocol layer to return or use.
 pub struct Fetched {
     pub row: ObjectRow,
     pub key_type: KeyType,
     pub state: KeyState,
     pub attributes: Map<String, Value>,
-    pub material: Option<Secret>,
+    pub material: Option<Material>,
     pub public: Option<Vec<u8>>,
 }
 
@@ -103,8 +121,21 @@ impl Service {
     }
 
     fn object_row(&self, id: &str) -> Result<ObjectRow> {
-        // By id the store is asked once; the rest of the service caches by name.
+        // Names never change, so an id once seen leads to the row cache, which is kept by name.
+        let known = self.rows.read().ok().and_then(|c| c.ids.get(id).cloned());
+        if let Some(name) = known
+            && let Some(row) = self.object_by_name(&name)?
+            && row.id == id
+        {
+            return Ok(ObjectRow::clone(&row));
+        }
         let row = self.store().object(id)?.ok_or_else(|| Error::NoSuchObject { id: id.chars().take(80).collect() })?;
+        if let Ok(mut cache) = self.rows.write() {
+            if cache.ids.len() >= crate::MAX_CACHED_OBJECTS {
+                cache.ids.clear();
+            }
+            cache.ids.insert(id.to_owned(), row.name.clone());
+        }
         Ok(self.object_by_name(&row.name)?.map(|r| ObjectRow::clone(&r)).unwrap_or(row))
     }
 
@@ -118,12 +149,18 @@ impl Service {
 
     fn with_material(&self, row: ObjectRow, want_secret: bool) -> Result<Fetched> {
         let (key_type, state) = parse_row(&row)?;
+        if want_secret && key_type.is_usable() && !state.is_destroyed() {
+            let key = self.loaded_key(&row, key_type, row.current_version)?;
+            let public = key.public_key_der();
+            let attributes = attributes_of(&row);
+            return Ok(Fetched { row, key_type, state, attributes, material: Some(Material::Parsed(key)), public });
+        }
         let version = self.store().key_version(&row.id, row.current_version)?;
         let public = version.as_ref().and_then(|v| v.public_key.clone());
         let material = match (want_secret, version.and_then(|v| v.material)) {
-            (true, Some(blob)) => {
-                Some(self.keyring()?.open_blob(&material_context(&row.id, row.current_version), &blob)?)
-            }
+            (true, Some(blob)) => Some(Material::Opened(
+                self.keyring()?.open_blob(&material_context(&row.id, row.current_version), &blob)?,
+            )),
             _ => None,
         };
         let attributes = attributes_of(&row);

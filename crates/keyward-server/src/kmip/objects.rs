@@ -11,6 +11,7 @@ use keyward_crypto::Secret;
 use keyward_crypto::primitives::{self, AsymmetricKind};
 use keyward_kmip::enums::{CryptographicAlgorithm as Alg, KeyFormatType as Fmt, ObjectType, ResultReason};
 use keyward_kmip::{Item, Tag};
+use keyward_service::managed::Material;
 use keyward_types::KeyType;
 use serde_json::{Map, Value as Json, json};
 
@@ -263,7 +264,7 @@ fn not_supported_format(format: u32) -> KmipError {
 fn key_bytes(
     key_type: KeyType,
     attributes: &Map<String, Json>,
-    material: Option<&Secret>,
+    material: Option<&Material>,
     public: Option<&[u8]>,
     asked: Option<u32>,
 ) -> Result<(Vec<u8>, u32), KmipError> {
@@ -353,7 +354,7 @@ fn key_block(format: u32, bytes: Vec<u8>, alg: Option<&Item>, len: Option<&Item>
 
 /// How Get should wrap the key: the wrapping key's raw bytes and the Key Wrapping Data to send.
 pub struct WrapWith {
-    pub kek: Secret,
+    pub kek: Material,
     pub pad: bool,
     pub data: Item,
 }
@@ -363,7 +364,7 @@ pub fn outgoing(
     key_type: KeyType,
     attributes: &Map<String, Json>,
     all: &[Attr],
-    material: Option<&Secret>,
+    material: Option<&Material>,
     public: Option<&[u8]>,
     asked_format: Option<u32>,
     wrap: Option<WrapWith>,

@@ -11,7 +11,7 @@ use keyward_kmip::enums::{
     RecommendedCurve, ResultReason, RevocationReasonCode, State, ValidityIndicator,
 };
 use keyward_kmip::{Item, Tag, Value};
-use keyward_service::managed::{Fetched, NewObject, attributes_of};
+use keyward_service::managed::{Fetched, Material, NewObject, attributes_of};
 use keyward_service::{Caller, Service};
 use keyward_store::ObjectRow;
 use keyward_types::{KeyState, KeyType, Usage};
@@ -1019,7 +1019,7 @@ fn data(payload: &Item) -> Result<&[u8], KmipError> {
         .ok_or_else(|| KmipError::new(ResultReason::MissingData, "the request carries no Data"))
 }
 
-fn material(f: &Fetched) -> Result<&Secret, KmipError> {
+fn material(f: &Fetched) -> Result<&Material, KmipError> {
     f.material
         .as_ref()
         .ok_or_else(|| KmipError::new(ResultReason::KeyValueNotPresent, "the object holds no key material"))
