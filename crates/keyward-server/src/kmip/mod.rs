@@ -325,7 +325,7 @@ pub fn respond(service: &Service, request: &Item, caller: Option<&Caller>) -> It
             let mut ctx = ops::Ctx { service, caller, version, placeholder: placeholder.clone() };
             let outcome = match known {
                 Some(Operation::DiscoverVersions) => Ok(discover_versions(payload)),
-                Some(Operation::Query) => Ok(query(payload)),
+                Some(Operation::Query) => Ok(query(payload, version)),
                 Some(op) => ops::dispatch(&mut ctx, op, payload).unwrap_or_else(|| {
                     Err(KmipError::new(
                         ResultReason::OperationNotSupported,
@@ -424,7 +424,7 @@ fn discover_versions(payload: &Item) -> Vec<Item> {
     answer.into_iter().map(|(a, b)| version_item(a, b)).collect()
 }
 
-fn query(payload: &Item) -> Vec<Item> {
+fn query(payload: &Item, version: (i32, i32)) -> Vec<Item> {
     let payload = Some(payload);
     let functions: Vec<QueryFunction> =
         payload.map(|p| p.children(Tag::QUERY_FUNCTION).filter_map(Item::as_kmip_enum).collect()).unwrap_or_default();
@@ -432,7 +432,12 @@ fn query(payload: &Item) -> Vec<Item> {
     for f in functions {
         match f {
             QueryFunction::QueryOperations => {
-                out.extend(ops::OPERATIONS.iter().map(|o| Item::enumeration(Tag::OPERATION, o.value())));
+                out.extend(
+                    ops::OPERATIONS
+                        .iter()
+                        .filter(|o| ops::since(**o) <= version)
+                        .map(|o| Item::enumeration(Tag::OPERATION, o.value())),
+                );
             }
             QueryFunction::QueryObjects => {
                 out.extend(

@@ -83,6 +83,23 @@ pub const OPERATIONS: &[Operation] = &[
     Operation::Hash,
 ];
 
+/// The KMIP version that defined an operation, so Query lists only what the client's version knows.
+pub fn since(op: Operation) -> (i32, i32) {
+    match op {
+        Operation::DiscoverVersions => (1, 1),
+        Operation::Encrypt
+        | Operation::Decrypt
+        | Operation::Sign
+        | Operation::SignatureVerify
+        | Operation::Mac
+        | Operation::MacVerify
+        | Operation::RngRetrieve
+        | Operation::Hash => (1, 2),
+        Operation::SetAttribute => (2, 0),
+        _ => (1, 0),
+    }
+}
+
 /// Runs one operation; `None` when the operation is not one of [`OPERATIONS`].
 pub fn dispatch(ctx: &mut Ctx<'_>, op: Operation, payload: &Item) -> Option<Outcome> {
     Some(match op {
