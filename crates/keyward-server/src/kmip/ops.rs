@@ -212,7 +212,8 @@ fn object_attrs(row: &ObjectRow) -> Result<Vec<Attr>, KmipError> {
         );
         out.push(synthesized("Name", name));
     }
-    // Keyward has one policy, its role table; KMIP 1.x clients know it by this name.
+    // Keyward has one policy, its role table; KMIP 1.x clients know it by this name (2.0
+    // dropped the attribute: see `visible`).
     if attrs::stored(&stored, "Operation Policy Name").is_empty() {
         out.push(synthesized("Operation Policy Name", Item::text(t, "default")));
     }
@@ -740,6 +741,13 @@ fn wrap_with(ctx: &Ctx<'_>, spec: &Item) -> Result<objects::WrapWith, KmipError>
     Ok(objects::WrapWith { kek: material, pad, data: Item::structure(Tag::KEY_WRAPPING_DATA, data) })
 }
 
+/// Attributes KMIP 2.0 removed: not shown to 2.0 clients.
+const REMOVED_IN_2_0: &[&str] = &["Operation Policy Name"];
+
+fn visible(ctx: &Ctx<'_>, name: &str) -> bool {
+    !(ctx.v2() && REMOVED_IN_2_0.contains(&name))
+}
+
 fn encode_attrs(ctx: &Ctx<'_>, list: &[Attr]) -> Vec<Item> {
     let items: Vec<Item> = list.iter().filter_map(|a| attrs::encode(a, ctx.v2())).collect();
     if ctx.v2() { vec![Item::structure(Tag::ATTRIBUTES, items)] } else { items }
@@ -748,7 +756,8 @@ fn encode_attrs(ctx: &Ctx<'_>, list: &[Attr]) -> Vec<Item> {
 fn get_attributes(ctx: &mut Ctx<'_>, payload: &Item) -> Outcome {
     let id = ctx.uid(payload)?;
     let row = ctx.service.object_meta(ctx.caller, &id).map_err(KmipError::service)?;
-    let all = object_attrs(&row)?;
+    let mut all = object_attrs(&row)?;
+    all.retain(|a| visible(ctx, &a.name));
     let names: Vec<String> = if ctx.v2() {
         payload.children(Tag::ATTRIBUTE_REFERENCE).filter_map(attrs::reference_name).collect()
     } else {
@@ -770,7 +779,7 @@ fn get_attribute_list(ctx: &mut Ctx<'_>, payload: &Item) -> Outcome {
     let row = ctx.service.object_meta(ctx.caller, &id).map_err(KmipError::service)?;
     let mut names: Vec<String> = Vec::new();
     for a in object_attrs(&row)? {
-        if !names.contains(&a.name) {
+        if visible(ctx, &a.name) && !names.contains(&a.name) {
             names.push(a.name);
         }
     }
