@@ -515,6 +515,95 @@ pub fn blowfish_cbc_encrypt(key: &[u8], iv: &[u8], data: &[u8]) -> Result<Vec<u8
     Ok(enc.encrypt_padded_vec::<Pkcs7>(data))
 }
 
+/// An RSA key's numbers as unsigned big-endian bytes (KMIP's Transparent RSA formats).
+/// Private parts are empty for a public key.
+#[derive(Default)]
+pub struct RsaNumbers {
+    pub modulus: Vec<u8>,
+    pub public_exponent: Vec<u8>,
+    pub private_exponent: Secret,
+    pub p: Secret,
+    pub q: Secret,
+    pub dp: Secret,
+    pub dq: Secret,
+    pub qinv: Secret,
+}
+
+/// The numbers of an RSA private key in PKCS#8.
+pub fn rsa_private_numbers(pkcs8: &[u8]) -> Result<RsaNumbers> {
+    let pkcs1 = rsa_pkcs8_to_pkcs1(pkcs8)?;
+    let k = pkcs1::RsaPrivateKey::from_der(pkcs1.expose()).map_err(|_| param("not an RSA private key"))?;
+    Ok(RsaNumbers {
+        modulus: k.modulus.as_bytes().to_vec(),
+        public_exponent: k.public_exponent.as_bytes().to_vec(),
+        private_exponent: Secret::copy_from(k.private_exponent.as_bytes()),
+        p: Secret::copy_from(k.prime1.as_bytes()),
+        q: Secret::copy_from(k.prime2.as_bytes()),
+        dp: Secret::copy_from(k.exponent1.as_bytes()),
+        dq: Secret::copy_from(k.exponent2.as_bytes()),
+        qinv: Secret::copy_from(k.coefficient.as_bytes()),
+    })
+}
+
+/// The modulus and public exponent of an RSA SubjectPublicKeyInfo.
+pub fn rsa_public_numbers(spki_der: &[u8]) -> Result<RsaNumbers> {
+    let pkcs1 = rsa_spki_to_pkcs1(spki_der)?;
+    let k = pkcs1::RsaPublicKey::from_der(&pkcs1).map_err(|_| param("not an RSA public key"))?;
+    Ok(RsaNumbers {
+        modulus: k.modulus.as_bytes().to_vec(),
+        public_exponent: k.public_exponent.as_bytes().to_vec(),
+        ..RsaNumbers::default()
+    })
+}
+
+fn uint(b: &[u8]) -> Result<pkcs8::der::asn1::UintRef<'_>> {
+    pkcs8::der::asn1::UintRef::new(b).map_err(|_| param("an RSA number is not a valid integer"))
+}
+
+/// PKCS#8 for an RSA private key given by its numbers; aws-lc-rs checks the key is consistent.
+pub fn rsa_private_from_numbers(n: &RsaNumbers) -> Result<Secret> {
+    use pkcs8::der::Encode as _;
+    let key = pkcs1::RsaPrivateKey {
+        modulus: uint(&n.modulus)?,
+        public_exponent: uint(&n.public_exponent)?,
+        private_exponent: uint(n.private_exponent.expose())?,
+        prime1: uint(n.p.expose())?,
+        prime2: uint(n.q.expose())?,
+        exponent1: uint(n.dp.expose())?,
+        exponent2: uint(n.dq.expose())?,
+        coefficient: uint(n.qinv.expose())?,
+        other_prime_infos: None,
+    };
+    let der = Secret::from_vec(key.to_der().map_err(|_| param("the RSA numbers do not encode"))?);
+    rsa_pkcs1_to_pkcs8(der.expose())
+}
+
+/// SubjectPublicKeyInfo for an RSA public key given by its modulus and exponent.
+pub fn rsa_public_from_numbers(modulus: &[u8], public_exponent: &[u8]) -> Result<Vec<u8>> {
+    use pkcs8::der::Encode as _;
+    let key = pkcs1::RsaPublicKey { modulus: uint(modulus)?, public_exponent: uint(public_exponent)? };
+    rsa_public_to_spki(&key.to_der().map_err(|_| param("the RSA numbers do not encode"))?)
+}
+
+/// The private scalar of an EC key in PKCS#8, big-endian (KMIP's Transparent EC Private Key D).
+pub fn ec_private_scalar(pkcs8: &[u8]) -> Result<Secret> {
+    use aws_lc_rs::encoding::{AsBigEndian, EcPrivateKeyBin};
+    let alg = match private_kind(pkcs8)? {
+        AsymmetricKind::EcP256 => &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+        AsymmetricKind::EcP384 => &signature::ECDSA_P384_SHA384_ASN1_SIGNING,
+        _ => return Err(param("not an EC private key")),
+    };
+    let pair = EcdsaKeyPair::from_pkcs8(alg, pkcs8).map_err(|_| param("not an EC private key"))?;
+    let bin: EcPrivateKeyBin<'_> = pair.private_key().as_be_bytes().map_err(|_| Error::Internal)?;
+    Ok(Secret::copy_from(bin.as_ref()))
+}
+
+/// The public point of an EC or Ed25519 SubjectPublicKeyInfo (uncompressed for EC).
+pub fn public_point(spki_der: &[u8]) -> Result<Vec<u8>> {
+    let info = spki::SubjectPublicKeyInfoRef::from_der(spki_der).map_err(|_| param("not a public key"))?;
+    Ok(info.subject_public_key.raw_bytes().to_vec())
+}
+
 /// AES Key Wrap: RFC 3394 (`pad = false`, KMIP's NIST Key Wrap) or RFC 5649 (`pad = true`).
 pub fn aes_key_wrap(kek: &[u8], key: &[u8], pad: bool) -> Result<Vec<u8>> {
     use aws_lc_rs::key_wrap::{AES_128, AES_256, AesKek, KeyWrap as _, KeyWrapPadded as _};
@@ -599,6 +688,12 @@ mod tests {
         let sig = sign(pkcs8.expose(), Signing::RsaPss(Hash::Sha256), b"m").unwrap();
         verify(&spki, Signing::RsaPss(Hash::Sha256), b"m", &sig).unwrap();
         assert!(verify(&spki, Signing::RsaPss(Hash::Sha256), b"n", &sig).is_err());
+        let numbers = rsa_private_numbers(pkcs8.expose()).unwrap();
+        assert_eq!(numbers.modulus.len(), 256);
+        let rebuilt = rsa_private_from_numbers(&numbers).unwrap();
+        assert_eq!(public_of_private(rebuilt.expose()).unwrap(), spki);
+        let public = rsa_public_numbers(&spki).unwrap();
+        assert_eq!(rsa_public_from_numbers(&public.modulus, &public.public_exponent).unwrap(), spki);
         let ct = rsa_oaep_encrypt(&spki, Hash::Sha1, b"secret").unwrap();
         assert_eq!(rsa_oaep_decrypt(back.expose(), Hash::Sha1, &ct).unwrap().expose(), b"secret");
     }

@@ -2,6 +2,8 @@
 
 use zeroize::Zeroize;
 
+/// `Default` is the empty secret.
+#[derive(Default)]
 pub struct Secret(Vec<u8>);
 
 impl Secret {

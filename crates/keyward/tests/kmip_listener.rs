@@ -568,3 +568,132 @@ async fn rekey_check_hash_and_rng() {
     let random = items[1].child(Tag::RESPONSE_PAYLOAD).unwrap().child(Tag::DATA).unwrap().as_bytes().unwrap();
     assert_eq!(random.len(), 32);
 }
+
+fn create_key_pair(algorithm: u32, length: i32) -> Item {
+    op(
+        Operation::CreateKeyPair,
+        vec![Item::structure(
+            Tag::COMMON_TEMPLATE_ATTRIBUTE,
+            vec![
+                text_attr("Cryptographic Algorithm", Item::enumeration(Tag::ATTRIBUTE_VALUE, algorithm)),
+                text_attr("Cryptographic Length", Item::integer(Tag::ATTRIBUTE_VALUE, length)),
+            ],
+        )],
+    )
+}
+
+fn get_as(id: &str, format: keyward_kmip::enums::KeyFormatType) -> Item {
+    op(
+        Operation::Get,
+        vec![Item::text(Tag::UNIQUE_IDENTIFIER, id), Item::enumeration(Tag::KEY_FORMAT_TYPE, format.value())],
+    )
+}
+
+/// The Key Block of a Get answer's object.
+fn key_block_of(r: &Item, i: usize) -> Item {
+    let payload = batch_items(r)[i].child(Tag::RESPONSE_PAYLOAD).unwrap_or_else(|| panic!("{r}"));
+    let object = payload.as_struct().unwrap().iter().find(|c| c.child(Tag::KEY_BLOCK).is_some()).unwrap();
+    object.child(Tag::KEY_BLOCK).unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transparent_key_formats_round_trip() {
+    use keyward_kmip::enums::KeyFormatType as F;
+    let (node, _server, kmip) = kmip_node();
+    let dir = node.dir.path().to_owned();
+    let mut admin = connect(&dir, &kmip, Some("kmip-admin")).await.unwrap();
+    let r = exchange(&mut admin, &request((1, 4), vec![create_key_pair(4, 2048), create_key_pair(0x1A, 256)]))
+        .await
+        .unwrap();
+    let ids = |i: usize| {
+        (
+            payload_text(batch_items(&r)[i], Tag::PRIVATE_KEY_UNIQUE_IDENTIFIER).unwrap_or_else(|| panic!("{r}")),
+            payload_text(batch_items(&r)[i], Tag::PUBLIC_KEY_UNIQUE_IDENTIFIER).unwrap(),
+        )
+    };
+    let ((rsa, rsa_pub), (ec, ec_pub)) = (ids(0), ids(1));
+    let gets = vec![
+        get_as(&rsa, F::TransparentRsaPrivateKey),
+        get_as(&rsa_pub, F::TransparentRsaPublicKey),
+        get_as(&rsa, F::Pkcs8),
+        get_as(&ec, F::TransparentEcPrivateKey),
+        get_as(&ec_pub, F::TransparentEcPublicKey),
+        get_as(&ec, F::TransparentRsaPrivateKey),
+    ];
+    let continue_on_error = {
+        let mut msg = decode(&request((1, 4), gets), &Limits::default()).unwrap();
+        let header = msg.child_mut(Tag::REQUEST_HEADER).unwrap();
+        header.as_struct_mut().unwrap().push(Item::enumeration(Tag::BATCH_ERROR_CONTINUATION_OPTION, 1u32));
+        encode(&msg)
+    };
+    let r = exchange(&mut admin, &continue_on_error).await.unwrap();
+    let rsa_private = key_block_of(&r, 0);
+    let material = rsa_private.child(Tag::KEY_VALUE).unwrap().child(Tag::KEY_MATERIAL).unwrap().clone();
+    let modulus = material.child(Tag::MODULUS).unwrap().as_big_int().unwrap();
+    assert!(modulus.len() >= 256 && modulus.len() <= 264, "a 2048-bit modulus: {}", modulus.len());
+    for tag in
+        [Tag::PRIVATE_EXPONENT, Tag::P, Tag::Q, Tag::PRIME_EXPONENT_P, Tag::PRIME_EXPONENT_Q, Tag::CRT_COEFFICIENT]
+    {
+        assert!(material.child(tag).is_some(), "{tag} missing");
+    }
+    let public = key_block_of(&r, 1);
+    let public_material = public.child(Tag::KEY_VALUE).unwrap().child(Tag::KEY_MATERIAL).unwrap();
+    assert_eq!(public_material.child(Tag::MODULUS).unwrap().as_big_int(), Some(modulus));
+    let pkcs8 = key_block_of(&r, 2)
+        .child(Tag::KEY_VALUE)
+        .unwrap()
+        .child(Tag::KEY_MATERIAL)
+        .unwrap()
+        .as_bytes()
+        .unwrap()
+        .to_vec();
+    let ec_material = key_block_of(&r, 3).child(Tag::KEY_VALUE).unwrap().child(Tag::KEY_MATERIAL).unwrap().clone();
+    assert_eq!(ec_material.child(Tag::D).unwrap().as_big_int().unwrap().len() % 8, 0);
+    let q = key_block_of(&r, 4)
+        .child(Tag::KEY_VALUE)
+        .unwrap()
+        .child(Tag::KEY_MATERIAL)
+        .unwrap()
+        .child(Tag::Q_STRING)
+        .unwrap()
+        .clone();
+    assert_eq!(q.as_bytes().unwrap().len(), 65);
+    assert_eq!(q.as_bytes().unwrap()[0], 0x04, "uncompressed point");
+    assert_eq!(
+        status(batch_items(&r)[5]),
+        (Some(ResultStatus::OperationFailed), Some(ResultReason::KeyFormatTypeNotSupported)),
+        "an EC key has no RSA form: {r}"
+    );
+
+    // Registering the transparent RSA key gives back the same key (compared as PKCS#8).
+    let reg = register(
+        ObjectType::PrivateKey,
+        Item::structure(Tag::PRIVATE_KEY, vec![rsa_private]),
+        vec![name_attr("orders.transparent")],
+    );
+    let r = exchange(&mut admin, &request((1, 4), vec![reg])).await.unwrap();
+    let copy = payload_text(batch_items(&r)[0], Tag::UNIQUE_IDENTIFIER).unwrap_or_else(|| panic!("{r}"));
+    let r = exchange(
+        &mut admin,
+        &request(
+            (1, 4),
+            vec![get_as(&copy, F::Pkcs8), op(Operation::Get, vec![Item::text(Tag::UNIQUE_IDENTIFIER, &copy)])],
+        ),
+    )
+    .await
+    .unwrap();
+    let again = key_block_of(&r, 0)
+        .child(Tag::KEY_VALUE)
+        .unwrap()
+        .child(Tag::KEY_MATERIAL)
+        .unwrap()
+        .as_bytes()
+        .unwrap()
+        .to_vec();
+    assert_eq!(again, pkcs8);
+    assert_eq!(
+        key_block_of(&r, 1).child(Tag::KEY_FORMAT_TYPE).unwrap().as_enum(),
+        Some(F::TransparentRsaPrivateKey.value()),
+        "by default Get answers in the registered format"
+    );
+}

@@ -120,6 +120,9 @@ pub fn incoming(object_type: ObjectType, object: &Item) -> Result<Incoming, Kmip
     let len = block.child(Tag::CRYPTOGRAPHIC_LENGTH).and_then(Item::as_int);
     let wrapping = block.child(Tag::KEY_WRAPPING_DATA);
     let value = block.child(Tag::KEY_VALUE).ok_or_else(|| missing("Key Value"))?;
+    if let Some(incoming) = transparent_rsa(object_type, format, value, alg, len, wrapping.is_some())? {
+        return Ok(incoming);
+    }
     // Wrapped key values are a byte string (or a structure holding the wrapped Key Material).
     let bytes: Vec<u8> = match (value.as_bytes(), value.child(Tag::KEY_MATERIAL)) {
         (Some(b), _) => b.to_vec(),
@@ -246,6 +249,57 @@ const SPLIT_KEY_FIELDS: &[(Tag, &str)] = &[
     (Tag::PRIME_FIELD_SIZE, "prime"),
 ];
 
+/// Register of an RSA key in a transparent format: rebuilt into Keyward's stored forms.
+fn transparent_rsa(
+    object_type: ObjectType,
+    format: u32,
+    value: &Item,
+    alg: Option<u32>,
+    len: Option<i32>,
+    wrapped: bool,
+) -> Result<Option<Incoming>, KmipError> {
+    let rsa_format =
+        matches!(Fmt::from_value(format), Some(Fmt::TransparentRsaPrivateKey | Fmt::TransparentRsaPublicKey));
+    if !rsa_format || wrapped {
+        return Ok(None);
+    }
+    let m = value.child(Tag::KEY_MATERIAL).ok_or_else(|| missing("Key Material"))?;
+    let mut attributes = Map::new();
+    // Get gives the key back in the format it came in.
+    attributes.insert("_format".into(), json!(format));
+    set_alg(&mut attributes, alg, len);
+    let modulus = unsigned_of(m.child(Tag::MODULUS), "Modulus")?;
+    let exponent = unsigned_of(m.child(Tag::PUBLIC_EXPONENT), "Public Exponent")?;
+    let bad = |e| KmipError::new(ResultReason::InvalidField, format!("the transparent RSA key is not valid: {e}"));
+    if format == Fmt::TransparentRsaPublicKey.value() && object_type == ObjectType::PublicKey {
+        let spki = primitives::rsa_public_from_numbers(&modulus, &exponent).map_err(bad)?;
+        return Ok(Some(Incoming { key_type: KeyType::PublicKey, material: None, public: Some(spki), attributes }));
+    }
+    if format != Fmt::TransparentRsaPrivateKey.value() || object_type != ObjectType::PrivateKey {
+        return Err(KmipError::invalid_field("the key format does not match the object type"));
+    }
+    let secret = |tag, what| unsigned_of(m.child(tag), what).map(Secret::from_vec);
+    let numbers = primitives::RsaNumbers {
+        modulus,
+        public_exponent: exponent,
+        private_exponent: secret(Tag::PRIVATE_EXPONENT, "Private Exponent")?,
+        p: secret(Tag::P, "P")?,
+        q: secret(Tag::Q, "Q")?,
+        dp: secret(Tag::PRIME_EXPONENT_P, "Prime Exponent P")?,
+        dq: secret(Tag::PRIME_EXPONENT_Q, "Prime Exponent Q")?,
+        qinv: secret(Tag::CRT_COEFFICIENT, "CRT Coefficient")?,
+    };
+    let pkcs8 = primitives::rsa_private_from_numbers(&numbers).map_err(bad)?;
+    let key_type = match primitives::private_kind(pkcs8.expose()).map_err(bad)? {
+        AsymmetricKind::Rsa { bits: 2048 } => KeyType::Rsa2048,
+        AsymmetricKind::Rsa { bits: 3072 } => KeyType::Rsa3072,
+        AsymmetricKind::Rsa { bits: 4096 } => KeyType::Rsa4096,
+        _ => KeyType::PrivateKey,
+    };
+    let public = primitives::public_of_private(pkcs8.expose()).ok();
+    Ok(Some(Incoming { key_type, material: Some(pkcs8), public, attributes }))
+}
+
 fn stored_format(attributes: &Map<String, Json>) -> Option<u32> {
     attributes.get("_format").and_then(Json::as_u64).map(|v| v as u32)
 }
@@ -329,13 +383,105 @@ fn key_bytes(
     }
 }
 
-/// A Key Block around `bytes`.
-fn key_block(format: u32, bytes: Vec<u8>, alg: Option<&Item>, len: Option<&Item>, wrapping: Option<Item>) -> Item {
-    let material = if format == Fmt::TransparentSymmetricKey.value() {
-        Item::structure(Tag::KEY_MATERIAL, vec![Item::bytes(Tag::KEY, bytes)])
-    } else {
-        Item::bytes(Tag::KEY_MATERIAL, bytes)
+/// A Big Integer item for an unsigned big-endian number.
+fn unsigned(tag: Tag, be: &[u8]) -> Item {
+    let mut v = Vec::with_capacity(be.len() + 1);
+    if be.first().is_some_and(|b| b & 0x80 != 0) {
+        v.push(0);
+    }
+    v.extend_from_slice(be);
+    Item::big_integer(tag, v)
+}
+
+/// The unsigned big-endian bytes of a Big Integer (negative numbers are refused).
+fn unsigned_of(item: Option<&Item>, what: &str) -> Result<Vec<u8>, KmipError> {
+    let bytes = item.and_then(Item::as_big_int).ok_or_else(|| missing(what))?;
+    if bytes.first().is_some_and(|b| b & 0x80 != 0) {
+        return Err(KmipError::invalid_field(format!("{what} is negative")));
+    }
+    let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    Ok(bytes.get(start..).unwrap_or_default().to_vec())
+}
+
+fn curve_of(kind: AsymmetricKind) -> Result<u32, KmipError> {
+    use keyward_kmip::enums::RecommendedCurve;
+    match kind {
+        AsymmetricKind::EcP256 => Ok(RecommendedCurve::P256.value()),
+        AsymmetricKind::EcP384 => Ok(RecommendedCurve::P384.value()),
+        _ => Err(KmipError::new(
+            ResultReason::KeyFormatTypeNotSupported,
+            "transparent EC formats are for P-256 and P-384 keys",
+        )),
+    }
+}
+
+fn is_transparent_asymmetric(format: u32) -> bool {
+    matches!(
+        Fmt::from_value(format),
+        Some(
+            Fmt::TransparentRsaPrivateKey
+                | Fmt::TransparentRsaPublicKey
+                | Fmt::TransparentEcPrivateKey
+                | Fmt::TransparentEcPublicKey
+        )
+    )
+}
+
+/// The Key Material structure of a transparent asymmetric format, or `None` for other formats.
+fn transparent(
+    key_type: KeyType,
+    material: Option<&Material>,
+    public: Option<&[u8]>,
+    format: u32,
+) -> Result<Option<Item>, KmipError> {
+    let crypto = KmipError::crypto;
+    let no_material = || KmipError::new(ResultReason::KeyValueNotPresent, "the object holds no key material");
+    let item = match Fmt::from_value(format) {
+        Some(Fmt::TransparentRsaPrivateKey) if key_type.is_rsa() || key_type == KeyType::PrivateKey => {
+            let n = primitives::rsa_private_numbers(material.ok_or_else(no_material)?.expose()).map_err(crypto)?;
+            vec![
+                unsigned(Tag::MODULUS, &n.modulus),
+                unsigned(Tag::PRIVATE_EXPONENT, n.private_exponent.expose()),
+                unsigned(Tag::PUBLIC_EXPONENT, &n.public_exponent),
+                unsigned(Tag::P, n.p.expose()),
+                unsigned(Tag::Q, n.q.expose()),
+                unsigned(Tag::PRIME_EXPONENT_P, n.dp.expose()),
+                unsigned(Tag::PRIME_EXPONENT_Q, n.dq.expose()),
+                unsigned(Tag::CRT_COEFFICIENT, n.qinv.expose()),
+            ]
+        }
+        Some(Fmt::TransparentRsaPublicKey) => {
+            let spki = public.ok_or_else(|| missing("public key"))?;
+            let n = primitives::rsa_public_numbers(spki).map_err(|_| not_supported_format(format))?;
+            vec![unsigned(Tag::MODULUS, &n.modulus), unsigned(Tag::PUBLIC_EXPONENT, &n.public_exponent)]
+        }
+        Some(Fmt::TransparentEcPrivateKey) if matches!(key_type, KeyType::EcP256 | KeyType::EcP384) => {
+            let pkcs8 = material.ok_or_else(no_material)?.expose();
+            let kind = primitives::private_kind(pkcs8).map_err(crypto)?;
+            let d = primitives::ec_private_scalar(pkcs8).map_err(crypto)?;
+            vec![Item::enumeration(Tag::RECOMMENDED_CURVE, curve_of(kind)?), unsigned(Tag::D, d.expose())]
+        }
+        Some(Fmt::TransparentEcPublicKey) => {
+            let spki = public.ok_or_else(|| missing("public key"))?;
+            let kind = primitives::public_kind(spki).map_err(|_| not_supported_format(format))?;
+            let q = primitives::public_point(spki).map_err(crypto)?;
+            vec![Item::enumeration(Tag::RECOMMENDED_CURVE, curve_of(kind)?), Item::bytes(Tag::Q_STRING, q)]
+        }
+        Some(
+            Fmt::TransparentRsaPrivateKey
+            | Fmt::TransparentEcPrivateKey
+            | Fmt::TransparentDsaPrivateKey
+            | Fmt::TransparentDsaPublicKey
+            | Fmt::TransparentDhPrivateKey
+            | Fmt::TransparentDhPublicKey,
+        ) => return Err(not_supported_format(format)),
+        _ => return Ok(None),
     };
+    Ok(Some(Item::structure(Tag::KEY_MATERIAL, item)))
+}
+
+/// A Key Block around the Key Material.
+fn key_block(format: u32, material: Item, alg: Option<&Item>, len: Option<&Item>, wrapping: Option<Item>) -> Item {
     // KMIP allows a wrapped Key Value to be the bare wrapped bytes, but clients (PyKMIP among
     // them) read a structure either way; the wrapped bytes then sit in Key Material.
     let mut children =
@@ -395,21 +541,41 @@ pub fn outgoing(
         }
         _ => {}
     }
-    let (mut bytes, format) = key_bytes(key_type, attributes, material, public, asked_format)?;
     let alg = attrs::find(all, "Cryptographic Algorithm");
     let len = attrs::find(all, "Cryptographic Length");
-    let wrapping = match wrap {
-        Some(w) => {
-            bytes = primitives::aes_key_wrap(w.kek.expose(), &bytes, w.pad).map_err(KmipError::crypto)?;
-            Some(w.data)
+    // A key registered in a transparent format comes back in it unless another is asked.
+    let asked_format = asked_format.or(stored_format(attributes).filter(|f| is_transparent_asymmetric(*f)));
+    let asked_transparent = match asked_format {
+        Some(f) if !attributes.contains_key("_wrapping") => transparent(key_type, material, public, f)?,
+        _ => None,
+    };
+    let (material_item, format, wrapping) = match (asked_transparent, wrap) {
+        (Some(_), Some(_)) => {
+            return Err(KmipError::new(ResultReason::FeatureNotSupported, "transparent key formats are not wrapped"));
         }
-        None => attributes.get("_wrapping").and_then(|j| attrs::from_json(Tag::KEY_WRAPPING_DATA, j)),
+        (Some(item), None) => (item, asked_format.unwrap_or_default(), None),
+        (None, wrap) => {
+            let (mut bytes, format) = key_bytes(key_type, attributes, material, public, asked_format)?;
+            let wrapping = match wrap {
+                Some(w) => {
+                    bytes = primitives::aes_key_wrap(w.kek.expose(), &bytes, w.pad).map_err(KmipError::crypto)?;
+                    Some(w.data)
+                }
+                None => attributes.get("_wrapping").and_then(|j| attrs::from_json(Tag::KEY_WRAPPING_DATA, j)),
+            };
+            let item = if format == Fmt::TransparentSymmetricKey.value() && wrapping.is_none() {
+                Item::structure(Tag::KEY_MATERIAL, vec![Item::bytes(Tag::KEY, bytes)])
+            } else {
+                Item::bytes(Tag::KEY_MATERIAL, bytes)
+            };
+            (item, format, wrapping)
+        }
     };
     let (alg, len) = match key_type {
         KeyType::SecretData => (None, None),
         _ => (alg, len),
     };
-    let block = key_block(format, bytes, alg, len, wrapping);
+    let block = key_block(format, material_item, alg, len, wrapping);
     let mut children = Vec::new();
     match key_type {
         KeyType::SecretData => {
