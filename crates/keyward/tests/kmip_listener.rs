@@ -549,6 +549,25 @@ async fn rekey_check_hash_and_rng() {
     assert_eq!(status(items[0]).0, Some(ResultStatus::Success), "{r}");
     assert_eq!(status(items[1]).0, Some(ResultStatus::OperationFailed), "{r}");
 
+    // A usage mask set by the client is enforced: a decrypt-only key does not encrypt.
+    let mut decrypt_only = create_aes("orders.decrypt-only");
+    let template = decrypt_only.child_mut(Tag::REQUEST_PAYLOAD).unwrap().child_mut(Tag::TEMPLATE_ATTRIBUTE).unwrap();
+    template
+        .as_struct_mut()
+        .unwrap()
+        .push(text_attr("Cryptographic Usage Mask", Item::integer(Tag::ATTRIBUTE_VALUE, 0x8)));
+    let encrypt = op(Operation::Encrypt, vec![gcm_params(), Item::bytes(Tag::DATA, b"no".to_vec())]);
+    let r = exchange(&mut admin, &request((2, 0), vec![decrypt_only, op(Operation::Activate, vec![]), encrypt]))
+        .await
+        .unwrap();
+    let items = batch_items(&r);
+    assert_eq!(status(items[1]).0, Some(ResultStatus::Success), "{r}");
+    assert_eq!(
+        status(items[2]),
+        (Some(ResultStatus::OperationFailed), Some(ResultReason::IncompatibleCryptographicUsageMask)),
+        "{r}"
+    );
+
     // Hash and RNG Retrieve.
     let hash = op(
         Operation::Hash,

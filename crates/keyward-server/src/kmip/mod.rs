@@ -91,7 +91,9 @@ impl KmipError {
             return self.reason;
         }
         match self.reason {
-            ResultReason::WrongKeyLifecycleState => ResultReason::PermissionDenied,
+            ResultReason::WrongKeyLifecycleState | ResultReason::IncompatibleCryptographicUsageMask => {
+                ResultReason::PermissionDenied
+            }
             ResultReason::ObjectNotFound | ResultReason::ObjectDestroyed => ResultReason::ItemNotFound,
             ResultReason::InvalidAttribute | ResultReason::InvalidAttributeValue => ResultReason::InvalidField,
             _ => ResultReason::GeneralFailure,

@@ -230,20 +230,40 @@ fn object_attrs(row: &ObjectRow) -> Result<Vec<Attr>, KmipError> {
     Ok(out)
 }
 
+/// Cryptographic Usage Mask bits (KMIP 1.4 §9.1.3.3.1).
+mod mask {
+    pub const SIGN: i32 = 0x1;
+    pub const VERIFY: i32 = 0x2;
+    pub const ENCRYPT: i32 = 0x4;
+    pub const DECRYPT: i32 = 0x8;
+    pub const WRAP_KEY: i32 = 0x10;
+    pub const UNWRAP_KEY: i32 = 0x20;
+    pub const MAC_GENERATE: i32 = 0x80;
+    pub const MAC_VERIFY: i32 = 0x100;
+    pub const DERIVE_KEY: i32 = 0x200;
+}
+
+/// A client that set a usage mask on an object gets it enforced: an operation outside it fails.
+fn require_usage(f: &Fetched, bit: i32, what: &str) -> Result<(), KmipError> {
+    let Some(m) = attrs::stored(&f.attributes, "Cryptographic Usage Mask").first().and_then(Item::as_int) else {
+        return Ok(());
+    };
+    if m & bit == 0 {
+        return Err(KmipError::new(
+            ResultReason::IncompatibleCryptographicUsageMask,
+            format!("the object's Cryptographic Usage Mask ({m:#x}) does not allow it to {what}"),
+        ));
+    }
+    Ok(())
+}
+
 /// What a key made over REST may do, as a usage mask.
 fn default_usage_mask(key_type: KeyType) -> Option<i32> {
-    const SIGN: i32 = 0x1;
-    const VERIFY: i32 = 0x2;
-    const ENCRYPT: i32 = 0x4;
-    const DECRYPT: i32 = 0x8;
-    const WRAP: i32 = 0x10;
-    const UNWRAP: i32 = 0x20;
-    const MAC: i32 = 0x80;
-    const MAC_VERIFY: i32 = 0x100;
     use KeyType::*;
+    use mask::*;
     Some(match key_type {
-        Aes128 | Aes256 => ENCRYPT | DECRYPT | WRAP | UNWRAP,
-        HmacSha256 => MAC | MAC_VERIFY,
+        Aes128 | Aes256 => ENCRYPT | DECRYPT | WRAP_KEY | UNWRAP_KEY,
+        HmacSha256 => MAC_GENERATE | MAC_VERIFY,
         Rsa2048 | Rsa3072 | Rsa4096 => SIGN | VERIFY | ENCRYPT | DECRYPT,
         EcP256 | EcP384 | Ed25519 => SIGN | VERIFY,
         _ => return None,
@@ -519,6 +539,7 @@ fn derive_key(ctx: &mut Ctx<'_>, payload: &Item) -> Outcome {
     }
     let out_len = bits as usize / 8;
     let base = ctx.service.object_for_derivation(ctx.caller, &base_id).map_err(KmipError::service)?;
+    require_usage(&base, mask::DERIVE_KEY, "derive keys")?;
     let secret = base
         .material
         .as_ref()
@@ -728,6 +749,7 @@ fn wrap_with(ctx: &Ctx<'_>, spec: &Item) -> Result<objects::WrapWith, KmipError>
         }
     };
     let kek = ctx.service.object_for_use(ctx.caller, kek_id, Usage::Protect).map_err(KmipError::service)?;
+    require_usage(&kek, mask::WRAP_KEY, "wrap keys")?;
     let material = kek
         .material
         .ok_or_else(|| KmipError::new(ResultReason::KeyValueNotPresent, "the wrapping key holds no material"))?;
@@ -1056,6 +1078,7 @@ fn encrypt(ctx: &mut Ctx<'_>, payload: &Item) -> Outcome {
     let params = crypto_params(payload)?;
     let input = data(payload)?;
     let f = ctx.service.object_for_use(ctx.caller, &id, Usage::Protect).map_err(KmipError::service)?;
+    require_usage(&f, mask::ENCRYPT, "encrypt")?;
     let iv = payload.child(Tag::IV_COUNTER_NONCE).and_then(Item::as_bytes);
     let aad = payload.child(Tag::AUTHENTICATED_ENCRYPTION_ADDITIONAL_DATA).and_then(Item::as_bytes).unwrap_or(&[]);
     let mut out = vec![uid_item(&id)];
@@ -1092,6 +1115,7 @@ fn decrypt(ctx: &mut Ctx<'_>, payload: &Item) -> Outcome {
     let params = crypto_params(payload)?;
     let input = data(payload)?;
     let f = ctx.service.object_for_use(ctx.caller, &id, Usage::Process).map_err(KmipError::service)?;
+    require_usage(&f, mask::DECRYPT, "decrypt")?;
     let iv = payload.child(Tag::IV_COUNTER_NONCE).and_then(Item::as_bytes);
     let aad = payload.child(Tag::AUTHENTICATED_ENCRYPTION_ADDITIONAL_DATA).and_then(Item::as_bytes).unwrap_or(&[]);
     let tag = payload.child(Tag::AUTHENTICATED_ENCRYPTION_TAG).and_then(Item::as_bytes);
@@ -1127,6 +1151,7 @@ fn sign(ctx: &mut Ctx<'_>, payload: &Item) -> Outcome {
     let params = crypto_params(payload)?;
     let input = data(payload)?;
     let f = ctx.service.object_for_use(ctx.caller, &id, Usage::Protect).map_err(KmipError::service)?;
+    require_usage(&f, mask::SIGN, "sign")?;
     if f.key_type == KeyType::PublicKey {
         return Err(KmipError::new(ResultReason::IllegalOperation, "a public key cannot sign"));
     }
@@ -1145,6 +1170,7 @@ fn signature_verify(ctx: &mut Ctx<'_>, payload: &Item) -> Outcome {
         .and_then(Item::as_bytes)
         .ok_or_else(|| KmipError::new(ResultReason::MissingData, "the request carries no Signature Data"))?;
     let f = ctx.service.object_for_use(ctx.caller, &id, Usage::Process).map_err(KmipError::service)?;
+    require_usage(&f, mask::VERIFY, "verify signatures")?;
     let scheme = signing(&f, &params)?;
     let spki = f.public.as_deref().ok_or_else(|| KmipError::new(ResultReason::KeyValueNotPresent, "no public key"))?;
     let valid = match primitives::verify(spki, scheme, input, sig) {
@@ -1162,6 +1188,7 @@ fn mac(ctx: &mut Ctx<'_>, payload: &Item, verify: bool) -> Outcome {
     let input = data(payload)?;
     let usage = if verify { Usage::Process } else { Usage::Protect };
     let f = ctx.service.object_for_use(ctx.caller, &id, usage).map_err(KmipError::service)?;
+    require_usage(&f, if verify { mask::MAC_VERIFY } else { mask::MAC_GENERATE }, "MAC")?;
     let hash = hmac_hash(params.algorithm)
         .or_else(|| hmac_hash(algorithm_of(&f)))
         .ok_or_else(|| KmipError::new(ResultReason::FeatureNotSupported, "MAC is HMAC with SHA-1 or SHA-2"))?;
