@@ -219,6 +219,7 @@ impl Service {
     /// Adds a new version; it encrypts and signs from now on, older ones still decrypt and verify.
     pub fn key_rotate(&self, caller: &Caller, name: &str) -> Result<KeyInfo> {
         authorize(caller, Action::ManageKey(name))?;
+        let _serial = self.row_write_guard();
         let keyring = self.keyring()?;
         let mut row = self.find(name)?;
         let (key_type, state) = parse_row(&row)?;
@@ -244,6 +245,7 @@ impl Service {
 
     pub fn key_set_enabled(&self, caller: &Caller, name: &str, enabled: bool) -> Result<KeyInfo> {
         authorize(caller, Action::ManageKey(name))?;
+        let _serial = self.row_write_guard();
         self.keyring()?;
         let mut row = self.find(name)?;
         let (_, state) = parse_row(&row)?;
@@ -261,6 +263,7 @@ impl Service {
     /// Moves a key along the KMIP lifecycle (activate, deactivate, compromise).
     pub fn key_set_state(&self, caller: &Caller, name: &str, to: KeyState) -> Result<KeyInfo> {
         authorize(caller, Action::ManageKey(name))?;
+        let _serial = self.row_write_guard();
         self.keyring()?;
         if to.is_destroyed() {
             return Err(Error::invalid("state", "use destroy to destroy a key"));
@@ -294,6 +297,7 @@ impl Service {
     /// must be deactivated first (KMIP), or `force` does both.
     pub fn key_destroy(&self, caller: &Caller, name: &str, force: bool) -> Result<KeyInfo> {
         authorize(caller, Action::ManageKey(name))?;
+        let _serial = self.row_write_guard();
         self.keyring()?;
         let mut row = self.find(name)?;
         let (_, state) = parse_row(&row)?;

@@ -76,6 +76,9 @@ pub struct Service {
     /// Rows read on every request (objects by name, tokens by hash), kept current by
     /// [`Service::commit`], the only way the service writes.
     rows: RwLock<RowCache>,
+    /// Serializes read-modify-write changes of object rows (state, attributes, versions), so two
+    /// concurrent changes of one object cannot lose one of them. Key use never takes it.
+    row_writes: Mutex<()>,
 }
 
 #[derive(Default)]
@@ -106,6 +109,7 @@ impl Service {
             throttle: Mutex::new(seal_ops::Throttle::default()),
             loaded: RwLock::new(HashMap::new()),
             rows: RwLock::new(RowCache::default()),
+            row_writes: Mutex::new(()),
         })
     }
 
@@ -232,6 +236,11 @@ impl Service {
     pub fn org_servers(&self, caller: &Caller) -> Result<Vec<keyward_store::ServerRow>> {
         authz::authorize(caller, authz::Action::ListKeys)?;
         Ok(self.store().servers()?)
+    }
+
+    /// Held while an object row is read, changed and written back.
+    pub(crate) fn row_write_guard(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.row_writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The keyring, or `Sealed`.

@@ -226,6 +226,7 @@ impl Service {
         change: impl FnOnce(&mut ObjectRow, &mut Map<String, Value>) -> Result<()>,
     ) -> Result<ObjectRow> {
         self.keyring()?;
+        let _serial = self.row_write_guard();
         let mut row = self.object_row(id)?;
         authorize(caller, Action::ManageKey(&row.name))?;
         let (_, state) = parse_row(&row)?;

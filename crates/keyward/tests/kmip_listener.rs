@@ -716,3 +716,40 @@ async fn transparent_key_formats_round_trip() {
         "by default Get answers in the registered format"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_attribute_changes_are_not_lost() {
+    let (node, _server, kmip) = kmip_node();
+    let dir = node.dir.path().to_owned();
+    let mut admin = connect(&dir, &kmip, Some("kmip-admin")).await.unwrap();
+    let r = exchange(&mut admin, &request((1, 4), vec![create_aes("orders.busy")])).await.unwrap();
+    let uid = payload_text(batch_items(&r)[0], Tag::UNIQUE_IDENTIFIER).unwrap();
+    let mut tasks = Vec::new();
+    for worker in 0..8 {
+        let (dir, kmip, uid) = (dir.clone(), kmip.clone(), uid.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut tls = connect(&dir, &kmip, Some("kmip-admin")).await.unwrap();
+            for i in 0..5 {
+                let add = op(
+                    Operation::AddAttribute,
+                    vec![
+                        Item::text(Tag::UNIQUE_IDENTIFIER, &uid),
+                        text_attr("x-writer", Item::text(Tag::ATTRIBUTE_VALUE, format!("{worker}-{i}"))),
+                    ],
+                );
+                let r = exchange(&mut tls, &request((1, 4), vec![add])).await.unwrap();
+                assert_eq!(status(batch_items(&r)[0]).0, Some(ResultStatus::Success), "{r}");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let get = op(
+        Operation::GetAttributes,
+        vec![Item::text(Tag::UNIQUE_IDENTIFIER, &uid), Item::text(Tag::ATTRIBUTE_NAME, "x-writer")],
+    );
+    let r = exchange(&mut admin, &request((1, 4), vec![get])).await.unwrap();
+    let values = batch_items(&r)[0].child(Tag::RESPONSE_PAYLOAD).unwrap().children(Tag::ATTRIBUTE).count();
+    assert_eq!(values, 40, "every concurrent Add Attribute is kept");
+}
