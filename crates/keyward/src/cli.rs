@@ -87,7 +87,7 @@ pub enum Command {
     /// Scheduled backups, taken by the server (needs the scheduler component).
     #[command(subcommand)]
     Schedule(ScheduleCmd),
-    /// Measure a running server over HTTP.
+    /// Measure a running server over HTTP, or any KMIP server over TTLV/TLS (--kmip).
     Bench(BenchArgs),
 }
 
@@ -520,13 +520,39 @@ pub enum AuditCmd {
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Concurrent connections.
+    /// Concurrent connections (one worker each).
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
     /// Seconds per workload.
     #[arg(long, default_value_t = 10)]
     pub duration: u64,
-    /// Workloads to run, comma-separated: health, encrypt, create.
-    #[arg(long, default_value = "health,encrypt,create", value_delimiter = ',')]
+    /// Workloads to run, comma-separated. REST: health, encrypt, create (default: all three).
+    /// KMIP: encrypt, create (default: both), and discover (Discover Versions: the ceiling of the
+    /// KMIP stack, no key involved).
+    #[arg(long, value_delimiter = ',')]
     pub ops: Vec<String>,
+    /// Drive the KMIP server at HOST:PORT instead of the REST API: TTLV over TLS with a client
+    /// certificate, one connection per worker. Works against any KMIP server.
+    #[arg(long, value_name = "HOST:PORT", requires_all = ["kmip_cert", "kmip_key", "kmip_ca"])]
+    pub kmip: Option<String>,
+    /// The KMIP client certificate (PEM; a chain may follow it).
+    #[arg(long, value_name = "PEM", requires = "kmip")]
+    pub kmip_cert: Option<PathBuf>,
+    /// The KMIP client certificate's private key (PEM).
+    #[arg(long, value_name = "PEM", requires = "kmip")]
+    pub kmip_key: Option<PathBuf>,
+    /// The CA certificate(s) the KMIP server's certificate must chain to (PEM).
+    #[arg(long, value_name = "PEM", requires = "kmip")]
+    pub kmip_ca: Option<PathBuf>,
+    /// The name the KMIP server's certificate must carry; default: the host part of --kmip.
+    #[arg(long, requires = "kmip")]
+    pub kmip_server_name: Option<String>,
+    /// KMIP protocol version of the requests: 1.0 to 1.4 (attributes in a Template-Attribute;
+    /// Encrypt exists from 1.2) or 2.0 (Attributes).
+    #[arg(long, default_value = "1.4", requires = "kmip")]
+    pub kmip_version: String,
+    /// AES-256 mode of the KMIP encrypt workload: gcm (the server generates the IV; 16-byte tag)
+    /// or cbc (PKCS5 padding, a random IV from the client in every request).
+    #[arg(long, default_value = "gcm", value_parser = ["gcm", "cbc"], requires = "kmip")]
+    pub kmip_cipher: String,
 }
