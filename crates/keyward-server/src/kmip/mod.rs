@@ -188,9 +188,12 @@ async fn connection(
             _ => return,
         }
         let response = match decode(&message, &limits) {
+            // Key use reads cached rows and parsed keys and queues its audit record, as REST's
+            // key use does on the async workers; a hand-off per message to the blocking pool
+            // cost more than the work (futex wake-ups, context switches). What writes goes there.
+            Ok(request) if key_use_only(&request) => respond(&service, &request, caller.as_deref()),
             Ok(request) => {
                 let (service, caller) = (service.clone(), caller.clone());
-                // Operations touch the store and do crypto: keep them off the async workers.
                 match tokio::task::spawn_blocking(move || respond(&service, &request, caller.as_deref())).await {
                     Ok(r) => r,
                     Err(_) => invalid_message("the server failed while answering"),
@@ -254,6 +257,25 @@ fn invalid_message(why: &str) -> Item {
 fn protocol_version(header: &Item) -> Option<(i32, i32)> {
     let v = header.child(Tag::PROTOCOL_VERSION)?;
     Some((v.child(Tag::PROTOCOL_VERSION_MAJOR)?.as_int()?, v.child(Tag::PROTOCOL_VERSION_MINOR)?.as_int()?))
+}
+
+/// Whether every batch item is key use or a protocol query: cheap, answered inline.
+fn key_use_only(request: &Item) -> bool {
+    request.children(Tag::BATCH_ITEM).all(|b| {
+        b.child(Tag::OPERATION).and_then(Item::as_kmip_enum::<Operation>).is_some_and(|op| {
+            matches!(
+                op,
+                Operation::Encrypt
+                    | Operation::Decrypt
+                    | Operation::Sign
+                    | Operation::SignatureVerify
+                    | Operation::Mac
+                    | Operation::MacVerify
+                    | Operation::DiscoverVersions
+                    | Operation::Query
+            )
+        })
+    })
 }
 
 /// Operations that change nothing: their audit records may be queued.
