@@ -120,6 +120,16 @@ impl Service {
         Ok(rows)
     }
 
+    /// The row, or "no such object" when the caller's scope does not cover it: an `app` caller
+    /// learns neither the name nor the existence of objects outside its prefixes.
+    fn object_in_scope(&self, caller: &Caller, id: &str) -> Result<ObjectRow> {
+        let row = self.object_row(id)?;
+        if !caller.in_scope(&row.name) {
+            return Err(Error::NoSuchObject { id: id.chars().take(80).collect() });
+        }
+        Ok(row)
+    }
+
     fn object_row(&self, id: &str) -> Result<ObjectRow> {
         // Names never change, so an id once seen leads to the row cache, which is kept by name.
         let known = self.rows.read().ok().and_then(|c| c.ids.get(id).cloned());
@@ -142,7 +152,7 @@ impl Service {
     /// An object's metadata.
     pub fn object_meta(&self, caller: &Caller, id: &str) -> Result<ObjectRow> {
         self.keyring()?;
-        let row = self.object_row(id)?;
+        let row = self.object_in_scope(caller, id)?;
         authorize(caller, Action::ReadKey(&row.name))?;
         Ok(row)
     }
@@ -206,7 +216,7 @@ impl Service {
         state_allows: impl FnOnce(KeyState) -> bool,
     ) -> Result<Fetched> {
         self.keyring()?;
-        let row = self.object_row(id)?;
+        let row = self.object_in_scope(caller, id)?;
         authorize(caller, Action::UseKey(&row.name))?;
         let (_, state) = parse_row(&row)?;
         if !row.enabled {
@@ -227,7 +237,7 @@ impl Service {
     ) -> Result<ObjectRow> {
         self.keyring()?;
         let _serial = self.row_write_guard();
-        let mut row = self.object_row(id)?;
+        let mut row = self.object_in_scope(caller, id)?;
         authorize(caller, Action::ManageKey(&row.name))?;
         let (_, state) = parse_row(&row)?;
         if state.is_destroyed() {

@@ -753,3 +753,178 @@ async fn concurrent_attribute_changes_are_not_lost() {
     let values = batch_items(&r)[0].child(Tag::RESPONSE_PAYLOAD).unwrap().children(Tag::ATTRIBUTE).count();
     assert_eq!(values, 40, "every concurrent Add Attribute is kept");
 }
+
+/// Create of an AES-256 key with extra template attributes.
+fn create_aes_with(name: &str, extra: Vec<Item>) -> Item {
+    let mut create = create_aes(name);
+    let template = create.child_mut(Tag::REQUEST_PAYLOAD).unwrap().child_mut(Tag::TEMPLATE_ATTRIBUTE).unwrap();
+    template.as_struct_mut().unwrap().extend(extra);
+    create
+}
+
+fn with_continue(bytes: Vec<u8>) -> Vec<u8> {
+    let mut msg = decode(&bytes, &Limits::default()).unwrap();
+    let header = msg.child_mut(Tag::REQUEST_HEADER).unwrap();
+    header.as_struct_mut().unwrap().push(Item::enumeration(Tag::BATCH_ERROR_CONTINUATION_OPTION, 1u32));
+    encode(&msg)
+}
+
+fn aes_params(mode: keyward_kmip::enums::BlockCipherMode) -> Item {
+    Item::structure(Tag::CRYPTOGRAPHIC_PARAMETERS, vec![Item::enumeration(Tag::BLOCK_CIPHER_MODE, mode.value())])
+}
+
+fn mask_attr(mask: i32) -> Item {
+    text_attr("Cryptographic Usage Mask", Item::integer(Tag::ATTRIBUTE_VALUE, mask))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_requests_get_nothing_they_should_not() {
+    use keyward_kmip::enums::BlockCipherMode as M;
+    let (node, _server, kmip) = kmip_node();
+    let dir = node.dir.path().to_owned();
+    let mut admin = connect(&dir, &kmip, Some("kmip-admin")).await.unwrap();
+    let uid_of =
+        |r: &Item, i: usize| payload_text(batch_items(r)[i], Tag::UNIQUE_IDENTIFIER).unwrap_or_else(|| panic!("{r}"));
+    let reason = |r: &Item, i: usize| status(batch_items(r)[i]).1;
+
+    // 1. A key that may wrap keys (AES without a narrower mask) is used with GCM only: ECB or
+    //    CBC decryption would undo an AES key wrap block by block.
+    let r = exchange(&mut admin, &request((1, 4), vec![create_aes("orders.kek"), op(Operation::Activate, vec![])]))
+        .await
+        .unwrap();
+    let kek = uid_of(&r, 0);
+    let ecb = op(
+        Operation::Decrypt,
+        vec![Item::text(Tag::UNIQUE_IDENTIFIER, &kek), aes_params(M::Ecb), Item::bytes(Tag::DATA, vec![0u8; 16])],
+    );
+    let r = exchange(&mut admin, &request((2, 0), vec![ecb])).await.unwrap();
+    assert_eq!(reason(&r, 0), Some(ResultReason::IncompatibleCryptographicUsageMask), "{r}");
+
+    // 2. A deactivated key decrypts with GCM but not with CTR (a CTR "decryption" encrypts).
+    let r = exchange(
+        &mut admin,
+        &request(
+            (1, 4),
+            vec![create_aes_with("orders.old", vec![mask_attr(0x4 | 0x8)]), op(Operation::Activate, vec![])],
+        ),
+    )
+    .await
+    .unwrap();
+    let old = uid_of(&r, 0);
+    let revoke = op(
+        Operation::Revoke,
+        vec![
+            Item::text(Tag::UNIQUE_IDENTIFIER, &old),
+            Item::structure(Tag::REVOCATION_REASON, vec![Item::enumeration(Tag::REVOCATION_REASON_CODE, 5u32)]),
+        ],
+    );
+    let decrypt = |mode, tag: bool| {
+        let mut p = vec![
+            Item::text(Tag::UNIQUE_IDENTIFIER, &old),
+            aes_params(mode),
+            Item::bytes(Tag::DATA, vec![0u8; 16]),
+            Item::bytes(Tag::IV_COUNTER_NONCE, vec![0u8; if mode == M::Gcm { 12 } else { 16 }]),
+        ];
+        if tag {
+            p.push(Item::bytes(Tag::AUTHENTICATED_ENCRYPTION_TAG, vec![0u8; 16]));
+        }
+        op(Operation::Decrypt, p)
+    };
+    let r = exchange(
+        &mut admin,
+        &with_continue(request((2, 0), vec![revoke, decrypt(M::Ctr, false), decrypt(M::Gcm, true)])),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status(batch_items(&r)[0]).0, Some(ResultStatus::Success), "{r}");
+    assert_eq!(reason(&r, 1), Some(ResultReason::WrongKeyLifecycleState), "{r}");
+    assert_eq!(reason(&r, 2), Some(ResultReason::CryptographicFailure), "GCM still decrypts (and checks the tag): {r}");
+
+    // 3. What is derived from a non-exportable key is not exportable either.
+    let locked = create_aes_with(
+        "orders.locked",
+        vec![mask_attr(0x200), text_attr("Extractable", Item::boolean(Tag::ATTRIBUTE_VALUE, false))],
+    );
+    let derive = op(
+        Operation::DeriveKey,
+        vec![
+            Item::enumeration(Tag::OBJECT_TYPE, ObjectType::SecretData.value()),
+            Item::enumeration(Tag::DERIVATION_METHOD, 2u32),
+            Item::structure(
+                Tag::DERIVATION_PARAMETERS,
+                vec![
+                    Item::structure(
+                        Tag::CRYPTOGRAPHIC_PARAMETERS,
+                        vec![Item::enumeration(
+                            Tag::HASHING_ALGORITHM,
+                            keyward_kmip::enums::HashingAlgorithm::Sha256.value(),
+                        )],
+                    ),
+                    Item::bytes(Tag::DERIVATION_DATA, b"x".to_vec()),
+                ],
+            ),
+            Item::structure(
+                Tag::TEMPLATE_ATTRIBUTE,
+                vec![text_attr("Cryptographic Length", Item::integer(Tag::ATTRIBUTE_VALUE, 256))],
+            ),
+        ],
+    );
+    let r =
+        exchange(&mut admin, &request((1, 4), vec![locked, op(Operation::Activate, vec![]), derive])).await.unwrap();
+    let derived = uid_of(&r, 2);
+    let r = exchange(
+        &mut admin,
+        &request((1, 4), vec![op(Operation::Get, vec![Item::text(Tag::UNIQUE_IDENTIFIER, &derived)])]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reason(&r, 0), Some(ResultReason::PermissionDenied), "{r}");
+
+    // 4. An absurd PBKDF2 iteration count is refused before any work.
+    let pbkdf2 = op(
+        Operation::DeriveKey,
+        vec![
+            Item::enumeration(Tag::OBJECT_TYPE, ObjectType::SecretData.value()),
+            Item::text(Tag::UNIQUE_IDENTIFIER, &kek),
+            Item::enumeration(Tag::DERIVATION_METHOD, 1u32),
+            Item::structure(
+                Tag::DERIVATION_PARAMETERS,
+                vec![Item::bytes(Tag::SALT, b"salt".to_vec()), Item::integer(Tag::ITERATION_COUNT, i32::MAX)],
+            ),
+            Item::structure(
+                Tag::TEMPLATE_ATTRIBUTE,
+                vec![text_attr("Cryptographic Length", Item::integer(Tag::ATTRIBUTE_VALUE, 8192))],
+            ),
+        ],
+    );
+    let r = exchange(&mut admin, &request((1, 4), vec![pbkdf2])).await.unwrap();
+    assert_eq!(status(batch_items(&r)[0]).0, Some(ResultStatus::OperationFailed), "{r}");
+
+    // 5. A Sensitive key leaves only wrapped.
+    let sensitive =
+        create_aes_with("orders.sensitive", vec![text_attr("Sensitive", Item::boolean(Tag::ATTRIBUTE_VALUE, true))]);
+    let r = exchange(&mut admin, &request((1, 4), vec![sensitive, op(Operation::Get, vec![])])).await.unwrap();
+    assert_eq!(reason(&r, 1), Some(ResultReason::Sensitive), "{r}");
+
+    // 6. An app certificate scoped to `orders.` cannot tell a `payroll.` key from a missing one,
+    //    and cannot make objects (no RSA key is generated for it).
+    let r = exchange(&mut admin, &request((1, 4), vec![create_aes("payroll.db")])).await.unwrap();
+    let payroll = uid_of(&r, 0);
+    let mut app = connect(&dir, &kmip, Some("client")).await.unwrap();
+    let attrs = op(Operation::GetAttributes, vec![Item::text(Tag::UNIQUE_IDENTIFIER, &payroll)]);
+    let r = exchange(&mut app, &request((1, 4), vec![attrs])).await.unwrap();
+    assert_eq!(reason(&r, 0), Some(ResultReason::ItemNotFound), "{r}");
+    let message = batch_items(&r)[0].child(Tag::RESULT_MESSAGE).unwrap().as_text().unwrap().to_owned();
+    assert!(!message.contains("payroll"), "the name leaked: {message}");
+    let r = exchange(&mut app, &request((1, 4), vec![create_key_pair(4, 4096)])).await.unwrap();
+    assert_eq!(reason(&r, 0), Some(ResultReason::PermissionDenied), "{r}");
+
+    // 7. A response is bounded: 40 RNG Retrieves of 64 KiB exceed 1 MiB, the rest is refused.
+    let rng: Vec<Item> =
+        (0..40).map(|_| op(Operation::RngRetrieve, vec![Item::integer(Tag::DATA_LENGTH, 65536)])).collect();
+    let r = exchange(&mut admin, &with_continue(request((1, 4), rng))).await.unwrap();
+    let items = batch_items(&r);
+    assert_eq!(items.len(), 40);
+    assert_eq!(status(items[0]).0, Some(ResultStatus::Success));
+    assert_eq!(status(items[39]).1, Some(ResultReason::ResponseTooLarge), "the last items are refused");
+}

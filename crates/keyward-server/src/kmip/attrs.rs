@@ -41,8 +41,10 @@ pub const SERVER_MANAGED: &[&str] = &[
     "Never Extractable",
 ];
 
-/// Attributes set once when the object is made.
-pub const SET_AT_CREATION: &[&str] = &["Cryptographic Algorithm", "Cryptographic Length"];
+/// Attributes set once when the object is made. The usage mask, Extractable and Sensitive
+/// bound what may be done with the key: a client may not widen them afterwards.
+pub const SET_AT_CREATION: &[&str] =
+    &["Cryptographic Algorithm", "Cryptographic Length", "Cryptographic Usage Mask", "Extractable", "Sensitive"];
 
 /// Attributes an object holds at most one of.
 pub const SINGLE_VALUED: &[&str] = &[

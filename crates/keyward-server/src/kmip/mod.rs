@@ -30,6 +30,10 @@ use crate::config::ClientCertRole;
 const VERSIONS: &[(i32, i32)] = &[(2, 0), (1, 4), (1, 3), (1, 2), (1, 1), (1, 0)];
 /// A connection that sends nothing for this long is closed.
 const IDLE: Duration = Duration::from_secs(120);
+/// Connections served at once; more wait in the kernel's accept queue.
+const MAX_CONNECTIONS: usize = 512;
+/// The most a response may hold; past it the rest of the batch answers Response Too Large.
+const MAX_RESPONSE_BYTES: usize = 1 << 20;
 
 /// Why a batch item failed: a KMIP result reason and a message for the operator.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,18 +88,29 @@ impl KmipError {
 
     /// The reason as the client's version knows it: 2.0's finer reasons become their 1.x kin.
     fn reason_for(&self, version: (i32, i32)) -> ResultReason {
-        if version.0 >= 2
-            || self.reason.value() <= ResultReason::ObjectAlreadyExists.value()
-            || self.reason == ResultReason::GeneralFailure
-        {
+        // The version that brought each reason after 1.0 (KMIP 1.1 to 1.4 and 2.0).
+        let since = match self.reason.value() {
+            0x12 => (1, 1),
+            0x13..=0x15 => (1, 2),
+            0x16..=0x18 => (1, 4),
+            0x19..=0xFF => (2, 0),
+            _ => (1, 0),
+        };
+        if version >= since {
             return self.reason;
         }
         match self.reason {
-            ResultReason::WrongKeyLifecycleState | ResultReason::IncompatibleCryptographicUsageMask => {
-                ResultReason::PermissionDenied
+            ResultReason::WrongKeyLifecycleState
+            | ResultReason::IncompatibleCryptographicUsageMask
+            | ResultReason::Sensitive
+            | ResultReason::NotExtractable => ResultReason::PermissionDenied,
+            ResultReason::ObjectNotFound | ResultReason::ObjectDestroyed | ResultReason::KeyValueNotPresent => {
+                ResultReason::ItemNotFound
             }
-            ResultReason::ObjectNotFound | ResultReason::ObjectDestroyed => ResultReason::ItemNotFound,
-            ResultReason::InvalidAttribute | ResultReason::InvalidAttributeValue => ResultReason::InvalidField,
+            ResultReason::InvalidAttribute
+            | ResultReason::InvalidAttributeValue
+            | ResultReason::EncodingOptionError => ResultReason::InvalidField,
+            ResultReason::ObjectAlreadyExists => ResultReason::IllegalOperation,
             _ => ResultReason::GeneralFailure,
         }
     }
@@ -132,7 +147,15 @@ impl KmipBound {
 
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
         tokio::pin!(shutdown);
+        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
         loop {
+            let slot = tokio::select! {
+                _ = &mut shutdown => return,
+                slot = slots.clone().acquire_owned() => match slot {
+                    Ok(s) => s,
+                    Err(_) => return,
+                },
+            };
             let (tcp, peer) = tokio::select! {
                 _ = &mut shutdown => return,
                 accepted = self.listener.accept() => match accepted {
@@ -156,6 +179,7 @@ impl KmipBound {
                     .and_then(|c| c.first())
                     .and_then(|der| crate::tls::caller_for_certificate(der, &roles));
                 connection(service, tls, caller.map(Arc::new), limits).await;
+                drop(slot);
             });
         }
     }
@@ -178,20 +202,18 @@ async fn connection(
             // No response can be framed for a stream we cannot frame: close.
             _ => return,
         };
-        let mut message = vec![0u8; total];
-        if let Some(head) = message.get_mut(..header.len()) {
-            head.copy_from_slice(&header);
-        }
-        let Some(body) = message.get_mut(header.len()..) else { return };
-        match tokio::time::timeout(IDLE, stream.read_exact(body)).await {
-            Ok(Ok(_)) => {}
+        // The buffer grows as bytes arrive: announcing a large message costs the server nothing.
+        let mut message = header.to_vec();
+        let body = total.saturating_sub(header.len()) as u64;
+        match tokio::time::timeout(IDLE, (&mut stream).take(body).read_to_end(&mut message)).await {
+            Ok(Ok(_)) if message.len() == total => {}
             _ => return,
         }
         let response = match decode(&message, &limits) {
             // Key use reads cached rows and parsed keys and queues its audit record, as REST's
             // key use does on the async workers; a hand-off per message to the blocking pool
             // cost more than the work (futex wake-ups, context switches). What writes goes there.
-            Ok(request) if key_use_only(&request) => respond(&service, &request, caller.as_deref()),
+            Ok(request) if single_key_use(&request) => respond(&service, &request, caller.as_deref()),
             Ok(request) => {
                 let (service, caller) = (service.clone(), caller.clone());
                 match tokio::task::spawn_blocking(move || respond(&service, &request, caller.as_deref())).await {
@@ -259,23 +281,25 @@ fn protocol_version(header: &Item) -> Option<(i32, i32)> {
     Some((v.child(Tag::PROTOCOL_VERSION_MAJOR)?.as_int()?, v.child(Tag::PROTOCOL_VERSION_MINOR)?.as_int()?))
 }
 
-/// Whether every batch item is key use or a protocol query: cheap, answered inline.
-fn key_use_only(request: &Item) -> bool {
-    request.children(Tag::BATCH_ITEM).all(|b| {
-        b.child(Tag::OPERATION).and_then(Item::as_kmip_enum::<Operation>).is_some_and(|op| {
-            matches!(
-                op,
-                Operation::Encrypt
-                    | Operation::Decrypt
-                    | Operation::Sign
-                    | Operation::SignatureVerify
-                    | Operation::Mac
-                    | Operation::MacVerify
-                    | Operation::DiscoverVersions
-                    | Operation::Query
-            )
+/// Whether the message is one batch item of key use or a protocol query: cheap, answered inline.
+/// Longer batches go to the blocking pool, so no client can hold an async worker for long.
+fn single_key_use(request: &Item) -> bool {
+    request.children(Tag::BATCH_ITEM).count() == 1
+        && request.children(Tag::BATCH_ITEM).all(|b| {
+            b.child(Tag::OPERATION).and_then(Item::as_kmip_enum::<Operation>).is_some_and(|op| {
+                matches!(
+                    op,
+                    Operation::Encrypt
+                        | Operation::Decrypt
+                        | Operation::Sign
+                        | Operation::SignatureVerify
+                        | Operation::Mac
+                        | Operation::MacVerify
+                        | Operation::DiscoverVersions
+                        | Operation::Query
+                )
+            })
         })
-    })
 }
 
 /// Operations that change nothing: their audit records may be queued.
@@ -318,6 +342,7 @@ pub fn respond(service: &Service, request: &Item, caller: Option<&Caller>) -> It
     let mut items = Vec::new();
     let mut placeholder = None;
     let mut stopped = false;
+    let mut size = 0usize;
     for batch in request.children(Tag::BATCH_ITEM) {
         let id = batch.child(Tag::UNIQUE_BATCH_ITEM_ID);
         let operation = batch.child(Tag::OPERATION).and_then(Item::as_enum);
@@ -332,6 +357,10 @@ pub fn respond(service: &Service, request: &Item, caller: Option<&Caller>) -> It
                 ResultReason::OperationCanceledByRequester,
                 "an earlier batch item failed",
             ));
+            continue;
+        }
+        if size > MAX_RESPONSE_BYTES {
+            items.push(failure(operation, id, ResultReason::ResponseTooLarge, "the response would exceed 1 MiB"));
             continue;
         }
         let known = Operation::from_value(op_value);
@@ -370,7 +399,7 @@ pub fn respond(service: &Service, request: &Item, caller: Option<&Caller>) -> It
                 "the client certificate is not mapped to a Keyward role ([[client_cert]] in keyward.toml)",
             ))
         };
-        items.push(match outcome {
+        let item = match outcome {
             Ok(children) => {
                 let mut out = vec![Item::enumeration(Tag::OPERATION, op_value)];
                 if let Some(id) = id {
@@ -384,7 +413,13 @@ pub fn respond(service: &Service, request: &Item, caller: Option<&Caller>) -> It
                 stopped = !continue_on_error;
                 failure(operation, id, e.reason_for(version), &e.message)
             }
-        });
+        };
+        size = size.saturating_add(keyward_kmip::encoded_len(&item).unwrap_or(usize::MAX));
+        if size > MAX_RESPONSE_BYTES {
+            items.push(failure(operation, id, ResultReason::ResponseTooLarge, "the response would exceed 1 MiB"));
+        } else {
+            items.push(item);
+        }
     }
     if items.is_empty() {
         return invalid_message("the request holds no batch item");
@@ -404,11 +439,13 @@ fn audit(
     outcome: &Result<Vec<Item>, KmipError>,
 ) {
     let name = op.map(|o| o.name().to_owned()).unwrap_or_else(|| format!("{op_value:#x}"));
+    // The object named, else (on success) the one made or used: a failed item is not pinned on
+    // an earlier item's object.
     let target = payload
         .child(Tag::UNIQUE_IDENTIFIER)
         .and_then(Item::as_text)
         .map(str::to_owned)
-        .or_else(|| placeholder.clone())
+        .or_else(|| outcome.as_ref().ok().and(placeholder.clone()))
         .unwrap_or_default();
     let entry = AuditEntry {
         at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
@@ -421,7 +458,12 @@ fn audit(
         },
         detail: String::new(),
     };
-    let durability = if op.is_some_and(read_only) { AuditDurability::Queue } else { AuditDurability::Wait };
+    // Get hands material out: like REST's export, it is not answered before its record is written.
+    let durability = if op.is_some_and(|o| read_only(o) && o != Operation::Get) {
+        AuditDurability::Queue
+    } else {
+        AuditDurability::Wait
+    };
     if let Err(e) = service.record(entry, durability) {
         tracing::error!(error = %e, "could not write a KMIP audit record");
     }

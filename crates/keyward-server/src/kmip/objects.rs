@@ -518,6 +518,9 @@ pub fn outgoing(
     let object_type = object_type_of(key_type);
     let tag = object_tag(object_type)
         .ok_or_else(|| KmipError::new(ResultReason::FeatureNotSupported, "unsupported object type"))?;
+    if wrap.is_some() && matches!(key_type, KeyType::Certificate | KeyType::Opaque) {
+        return Err(KmipError::new(ResultReason::IllegalOperation, "only objects with a Key Block can be wrapped"));
+    }
     match key_type {
         KeyType::Certificate => {
             let ctype = attributes.get("_certificate_type").and_then(Json::as_u64).unwrap_or(1) as u32;

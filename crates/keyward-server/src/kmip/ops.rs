@@ -243,9 +243,17 @@ mod mask {
     pub const DERIVE_KEY: i32 = 0x200;
 }
 
-/// A client that set a usage mask on an object gets it enforced: an operation outside it fails.
+/// The usage mask that governs an object: the one a client set, else what its type can do.
+fn effective_mask(f: &Fetched) -> Option<i32> {
+    attrs::stored(&f.attributes, "Cryptographic Usage Mask")
+        .first()
+        .and_then(Item::as_int)
+        .or_else(|| default_usage_mask(f.key_type))
+}
+
+/// An operation outside the object's usage mask fails.
 fn require_usage(f: &Fetched, bit: i32, what: &str) -> Result<(), KmipError> {
-    let Some(m) = attrs::stored(&f.attributes, "Cryptographic Usage Mask").first().and_then(Item::as_int) else {
+    let Some(m) = effective_mask(f) else {
         return Ok(());
     };
     if m & bit == 0 {
@@ -364,6 +372,13 @@ fn store_one(
     Ok(id)
 }
 
+/// Refuses callers who may not make objects before any work (RSA key generation, KDFs) is done.
+fn may_make_objects(ctx: &Ctx<'_>, given: &[Attr]) -> Result<(), KmipError> {
+    let name = name_hint(given).unwrap_or_default();
+    keyward_service::authz::authorize(ctx.caller, keyward_service::authz::Action::ManageKey(&name))
+        .map_err(KmipError::service)
+}
+
 fn create(ctx: &mut Ctx<'_>, payload: &Item) -> Outcome {
     if object_type(payload)? != ObjectType::SymmetricKey {
         return Err(KmipError::new(
@@ -372,6 +387,7 @@ fn create(ctx: &mut Ctx<'_>, payload: &Item) -> Outcome {
         ));
     }
     let given = template(payload, Tag::TEMPLATE_ATTRIBUTE, Tag::ATTRIBUTES)?;
+    may_make_objects(ctx, &given)?;
     let (Some(alg), Some(len)) = alg_len(&given) else {
         return Err(KmipError::new(
             ResultReason::MissingData,
@@ -390,7 +406,20 @@ fn create_key_pair(ctx: &mut Ctx<'_>, payload: &Item) -> Outcome {
     let private = template(payload, Tag::PRIVATE_KEY_TEMPLATE_ATTRIBUTE, Tag::PRIVATE_KEY_ATTRIBUTES)?;
     let public = template(payload, Tag::PUBLIC_KEY_TEMPLATE_ATTRIBUTE, Tag::PUBLIC_KEY_ATTRIBUTES)?;
     let merged = |own: &[Attr]| -> Vec<Attr> { common.iter().chain(own.iter()).cloned().collect() };
-    let (private, public) = (merged(&private), merged(&public));
+    let (private, mut public) = (merged(&private), merged(&public));
+    may_make_objects(ctx, &private)?;
+    // A Name in the common template would name both halves alike: the public key gets ".pub".
+    if name_hint(&public).is_some() && name_hint(&public) == name_hint(&private) {
+        for a in public.iter_mut().filter(|a| a.name == "Name") {
+            if let Value::Structure(children) = &mut a.value.value {
+                for c in children.iter_mut().filter(|c| c.tag == Tag::NAME_VALUE) {
+                    if let Value::TextString(t) = &mut c.value {
+                        t.push_str(".pub");
+                    }
+                }
+            }
+        }
+    }
     let alg = alg_len(&private)
         .0
         .or(alg_len(&public).0)
@@ -475,6 +504,7 @@ fn register(ctx: &mut Ctx<'_>, payload: &Item) -> Outcome {
         .child(tag)
         .ok_or_else(|| KmipError::new(ResultReason::MissingData, "the object to register is missing"))?;
     let given = template(payload, Tag::TEMPLATE_ATTRIBUTE, Tag::ATTRIBUTES)?;
+    may_make_objects(ctx, &given)?;
     let incoming = objects::incoming(ot, object)?;
     let mut attributes = incoming.attributes;
     attrs::store_client_attributes(&mut attributes, &given)?;
@@ -531,6 +561,7 @@ fn derive_key(ctx: &mut Ctx<'_>, payload: &Item) -> Outcome {
     let param = |tag| params.and_then(|p| p.child(tag));
     let crypto = param(Tag::CRYPTOGRAPHIC_PARAMETERS);
     let given = template(payload, Tag::TEMPLATE_ATTRIBUTE, Tag::ATTRIBUTES)?;
+    may_make_objects(ctx, &given)?;
     let (alg, len) = alg_len(&given);
     let bits =
         len.ok_or_else(|| KmipError::new(ResultReason::MissingData, "Derive Key needs a Cryptographic Length"))?;
@@ -553,7 +584,12 @@ fn derive_key(ctx: &mut Ctx<'_>, payload: &Item) -> Outcome {
             let iterations = param(Tag::ITERATION_COUNT)
                 .and_then(Item::as_int)
                 .ok_or_else(|| KmipError::new(ResultReason::MissingData, "PBKDF2 needs an Iteration Count"))?;
-            primitives::pbkdf2(hash.unwrap_or(Hash::Sha256), secret.expose(), salt, iterations.max(0) as u32, out_len)
+            // An attacker-chosen count would burn CPU for hours: a million is far beyond any
+            // password-hashing recommendation.
+            if !(1..=1_000_000).contains(&iterations) {
+                return Err(KmipError::invalid_field("Iteration Count is 1 to 1,000,000"));
+            }
+            primitives::pbkdf2(hash.unwrap_or(Hash::Sha256), secret.expose(), salt, iterations as u32, out_len)
         }
         HMAC => primitives::hkdf(hash.unwrap_or(Hash::Sha256), secret.expose(), salt.unwrap_or(&[]), data, out_len),
         ENCRYPT => {
@@ -610,6 +646,12 @@ fn derive_key(ctx: &mut Ctx<'_>, payload: &Item) -> Outcome {
             _ => KeyType::Symmetric,
         },
     };
+    // What is derived from a key that may not leave the server may not leave it either.
+    let mut given = given;
+    if !base.row.exportable {
+        given.retain(|a| a.name != "Extractable");
+        given.push(Attr { name: "Extractable".into(), index: None, value: Item::boolean(Tag::ATTRIBUTE_VALUE, false) });
+    }
     let mut attributes = Map::new();
     attrs::store_client_attributes(&mut attributes, &given)?;
     attrs::add_value(&mut attributes, "Link", &link(keyward_kmip::enums::LinkType::DerivationBaseObjectLink, &base_id));
@@ -678,9 +720,10 @@ fn locate(ctx: &mut Ctx<'_>, payload: &Item) -> Outcome {
     }
     let total = found.len();
     let page: Vec<String> = found.into_iter().skip(offset).take(max.unwrap_or(usize::MAX)).collect();
-    if let [only] = page.as_slice() {
-        ctx.placeholder = Some(only.clone());
-    }
+    ctx.placeholder = match page.as_slice() {
+        [only] => Some(only.clone()),
+        _ => None,
+    };
     let mut out = Vec::new();
     if ctx.version >= (1, 3) {
         out.push(Item::integer(Tag::LOCATED_ITEMS, i32::try_from(total).unwrap_or(i32::MAX)));
@@ -700,6 +743,14 @@ fn get(ctx: &mut Ctx<'_>, payload: &Item) -> Outcome {
         Some(spec) => Some(wrap_with(ctx, spec)?),
         None => None,
     };
+    // A Sensitive object's material leaves only wrapped (KMIP: "not exported in plaintext").
+    let sensitive = attrs::stored(&fetched.attributes, "Sensitive").first().and_then(Item::as_bool) == Some(true);
+    if sensitive && wrap.is_none() && fetched.key_type.is_secret() {
+        return Err(KmipError::new(
+            ResultReason::Sensitive,
+            "the object is Sensitive: Get it with a Key Wrapping Specification",
+        ));
+    }
     let all = object_attrs(&fetched.row)?;
     let object = objects::outgoing(
         fetched.key_type,
@@ -749,6 +800,12 @@ fn wrap_with(ctx: &Ctx<'_>, spec: &Item) -> Result<objects::WrapWith, KmipError>
         }
     };
     let kek = ctx.service.object_for_use(ctx.caller, kek_id, Usage::Protect).map_err(KmipError::service)?;
+    if algorithm_of(&kek) != Some(Alg::Aes) || kek.attributes.contains_key("_wrapping") {
+        return Err(KmipError::new(
+            ResultReason::IllegalOperation,
+            "the wrapping key must be a 128 or 256-bit AES key",
+        ));
+    }
     require_usage(&kek, mask::WRAP_KEY, "wrap keys")?;
     let material = kek
         .material
@@ -901,7 +958,10 @@ fn modify_attribute(ctx: &mut Ctx<'_>, payload: &Item) -> Outcome {
                 values.iter().position(|v| v.value == c.value.value).ok_or_else(|| attribute_not_found(&new.name))?
                     as i32;
         }
-        let slot = values.get_mut(index.max(0) as usize).ok_or_else(|| attribute_not_found(&new.name))?;
+        let slot = usize::try_from(index)
+            .ok()
+            .and_then(|i| values.get_mut(i))
+            .ok_or_else(|| attribute_not_found(&new.name))?;
         *slot = new.value.clone();
         attrs::set_values(stored, &new.name, &values);
         Ok(())
@@ -973,9 +1033,13 @@ fn not_found_or(e: keyward_service::Error, name: &str) -> KmipError {
 fn lifecycle(ctx: &mut Ctx<'_>, payload: &Item, to: KeyState) -> Outcome {
     let id = ctx.uid(payload)?;
     let row = ctx.service.object_meta(ctx.caller, &id).map_err(KmipError::service)?;
-    if to == KeyState::Active && row.state != KeyState::PreActive.as_str() {
+    let state: KeyState = row.state.parse().map_err(|_| KmipError::internal("an object has an unknown state"))?;
+    if state.is_destroyed() {
+        return Err(KmipError::new(ResultReason::ItemNotFound, "the object is destroyed"));
+    }
+    if to == KeyState::Active && state != KeyState::PreActive {
         return Err(KmipError::new(
-            ResultReason::PermissionDenied,
+            ResultReason::WrongKeyLifecycleState,
             format!("the object is {}, not pre-active", row.state),
         ));
     }
@@ -1060,6 +1124,21 @@ fn aes_mode(p: &CryptoParams) -> Result<AesMode, KmipError> {
     })
 }
 
+/// AES outside GCM hands out the block cipher itself (decrypting chosen blocks undoes an AES key
+/// wrap), so it is refused for keys that may wrap keys: those are used with GCM only.
+fn raw_mode_allowed(f: &Fetched, mode: AesMode) -> Result<(), KmipError> {
+    if mode == AesMode::Gcm {
+        return Ok(());
+    }
+    if effective_mask(f).is_none_or(|m| m & (mask::WRAP_KEY | mask::UNWRAP_KEY) != 0) {
+        return Err(KmipError::new(
+            ResultReason::IncompatibleCryptographicUsageMask,
+            "CBC, ECB and CTR are for keys whose usage mask excludes Wrap Key and Unwrap Key; use GCM with this key",
+        ));
+    }
+    Ok(())
+}
+
 fn data(payload: &Item) -> Result<&[u8], KmipError> {
     payload
         .child(Tag::DATA)
@@ -1084,8 +1163,10 @@ fn encrypt(ctx: &mut Ctx<'_>, payload: &Item) -> Outcome {
     let mut out = vec![uid_item(&id)];
     match algorithm_of(&f) {
         Some(Alg::Aes) => {
-            let sealed = primitives::aes_encrypt(material(&f)?.expose(), aes_mode(&params)?, iv, aad, input)
-                .map_err(KmipError::crypto)?;
+            let mode = aes_mode(&params)?;
+            raw_mode_allowed(&f, mode)?;
+            let sealed =
+                primitives::aes_encrypt(material(&f)?.expose(), mode, iv, aad, input).map_err(KmipError::crypto)?;
             out.push(Item::bytes(Tag::DATA, sealed.ciphertext));
             if let Some(iv) = sealed.generated_iv {
                 out.push(Item::bytes(Tag::IV_COUNTER_NONCE, iv));
@@ -1114,13 +1195,23 @@ fn decrypt(ctx: &mut Ctx<'_>, payload: &Item) -> Outcome {
     let id = ctx.uid(payload)?;
     let params = crypto_params(payload)?;
     let input = data(payload)?;
-    let f = ctx.service.object_for_use(ctx.caller, &id, Usage::Process).map_err(KmipError::service)?;
+    // Unauthenticated modes decrypt whatever they are given, which is as good as encrypting
+    // (a CTR "decryption" is an encryption; CBC and ECB decryption oracles forge ciphertexts):
+    // only GCM and RSA-OAEP decrypt with a key that may no longer protect data.
+    let authenticated =
+        params.mode.is_none_or(|m| m == BlockCipherMode::Gcm) || params.padding == Some(PaddingMethod::Oaep);
+    let usage = if authenticated { Usage::Process } else { Usage::Protect };
+    let f = ctx.service.object_for_use(ctx.caller, &id, usage).map_err(KmipError::service)?;
     require_usage(&f, mask::DECRYPT, "decrypt")?;
     let iv = payload.child(Tag::IV_COUNTER_NONCE).and_then(Item::as_bytes);
     let aad = payload.child(Tag::AUTHENTICATED_ENCRYPTION_ADDITIONAL_DATA).and_then(Item::as_bytes).unwrap_or(&[]);
     let tag = payload.child(Tag::AUTHENTICATED_ENCRYPTION_TAG).and_then(Item::as_bytes);
     let plain = match algorithm_of(&f) {
-        Some(Alg::Aes) => primitives::aes_decrypt(material(&f)?.expose(), aes_mode(&params)?, iv, aad, input, tag),
+        Some(Alg::Aes) => {
+            let mode = aes_mode(&params)?;
+            raw_mode_allowed(&f, mode)?;
+            primitives::aes_decrypt(material(&f)?.expose(), mode, iv, aad, input, tag)
+        }
         Some(Alg::Rsa) if f.key_type != KeyType::PublicKey => {
             primitives::rsa_oaep_decrypt(material(&f)?.expose(), params.hash.unwrap_or(Hash::Sha1), input)
         }
@@ -1189,9 +1280,12 @@ fn mac(ctx: &mut Ctx<'_>, payload: &Item, verify: bool) -> Outcome {
     let usage = if verify { Usage::Process } else { Usage::Protect };
     let f = ctx.service.object_for_use(ctx.caller, &id, usage).map_err(KmipError::service)?;
     require_usage(&f, if verify { mask::MAC_VERIFY } else { mask::MAC_GENERATE }, "MAC")?;
-    let hash = hmac_hash(params.algorithm)
-        .or_else(|| hmac_hash(algorithm_of(&f)))
-        .ok_or_else(|| KmipError::new(ResultReason::FeatureNotSupported, "MAC is HMAC with SHA-1 or SHA-2"))?;
+    // The key's own algorithm decides: an AES or RSA key is not an HMAC key whatever is asked.
+    let hash = hmac_hash(algorithm_of(&f))
+        .ok_or_else(|| KmipError::new(ResultReason::IllegalOperation, "MAC needs an HMAC-SHA1/SHA-2 key"))?;
+    if params.algorithm.is_some_and(|a| Some(a) != algorithm_of(&f)) {
+        return Err(KmipError::invalid_field("the Cryptographic Algorithm asked is not the key's"));
+    }
     ctx.placeholder = Some(id.clone());
     if verify {
         let tag = payload
