@@ -59,6 +59,28 @@ fn bound_aad(key_id: &str, version: u32, aad: &[u8]) -> Vec<u8> {
     out
 }
 
+const WRAP_KEY: i64 = 0x10;
+const UNWRAP_KEY: i64 = 0x20;
+
+/// A key a KMIP client made with a Cryptographic Usage Mask without Wrap Key (or Unwrap Key) is
+/// not a key-wrapping key over REST either: KMIP lets such keys run AES in raw modes (ECB,
+/// CBC), which would undo a wrap made with them. The mask is kept in the object's attributes
+/// as KMIP stores it: `{"Cryptographic Usage Mask": [{"t": "int", "v": <mask>}]}`.
+fn mask_allows(row: &ObjectRow, bit: i64, operation: &'static str) -> Result<()> {
+    let mask = crate::managed::attributes_of(row)
+        .get("Cryptographic Usage Mask")
+        .and_then(|v| v.get(0))
+        .and_then(|v| v.get("v"))
+        .and_then(serde_json::Value::as_i64);
+    match mask {
+        Some(m) if m & bit == 0 => Err(Error::invalid(
+            "wrapping_key",
+            format!("key {:?} has a KMIP usage mask ({m:#x}) that does not allow it to {operation}", row.name),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// What export returns: plaintext material (administrators only) or material wrapped with
 /// AES Key Wrap with Padding (RFC 5649) under another key.
 #[derive(Debug)]
@@ -253,6 +275,7 @@ impl Service {
             None => out.plaintext = Some(key.material().duplicate()),
             Some(wk) => {
                 let (wrow, wtype) = self.usable(caller, wk, Usage::Protect, Capability::Wrap, "wrap keys")?;
+                mask_allows(&wrow, WRAP_KEY, "wrap keys")?;
                 let kek = self.loaded_key(&wrow, wtype, wrow.current_version)?;
                 out.wrapped = Some(kek.wrap(key.material().expose())?);
                 out.wrapping_key = Some((wrow.name, wrow.current_version));
@@ -280,6 +303,7 @@ impl Service {
             ImportMaterial::Wrapped { wrapping_key, wrapped } => {
                 let (wrow, wtype) =
                     self.usable(caller, &wrapping_key, Usage::Process, Capability::Wrap, "unwrap keys")?;
+                mask_allows(&wrow, UNWRAP_KEY, "unwrap keys")?;
                 let kek = self.loaded_key(&wrow, wtype, wrow.current_version)?;
                 kek.unwrap(&wrapped).map_err(|_| Error::DecryptFailed)?
             }

@@ -840,6 +840,21 @@ async fn hostile_requests_get_nothing_they_should_not() {
     assert_eq!(reason(&r, 1), Some(ResultReason::WrongKeyLifecycleState), "{r}");
     assert_eq!(reason(&r, 2), Some(ResultReason::CryptographicFailure), "GCM still decrypts (and checks the tag): {r}");
 
+    // 2b. ...and a key that may run raw modes (its mask excludes Wrap Key) is no REST
+    //     wrapping key: wrapping under it and then ECB-decrypting would give the key away.
+    let raw = create_aes_with("orders.raw", vec![mask_attr(0x4 | 0x8)]);
+    let r = exchange(&mut admin, &request((1, 4), vec![raw, op(Operation::Activate, vec![])])).await.unwrap();
+    assert_eq!(status(batch_items(&r)[1]).0, Some(ResultStatus::Success), "{r}");
+    let (addr, token, ca) = (_server.addr.clone(), node.token.clone(), dir.join("ca.pem").display().to_string());
+    let refused = tokio::task::spawn_blocking(move || {
+        let env = [("KEYWARD_ADDR", addr.as_str()), ("KEYWARD_TOKEN", token.as_str()), ("KEYWARD_CACERT", ca.as_str())];
+        run(&["key", "export", "orders.kek", "--wrapping-key", "orders.raw"], &env, None)
+    })
+    .await
+    .unwrap();
+    assert!(!refused.status.success(), "export under a raw-mode key must be refused");
+    assert!(stderr(&refused).contains("usage mask"), "{}", stderr(&refused));
+
     // 3. What is derived from a non-exportable key is not exportable either.
     let locked = create_aes_with(
         "orders.locked",
