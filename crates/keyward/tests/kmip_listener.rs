@@ -934,6 +934,24 @@ async fn hostile_requests_get_nothing_they_should_not() {
     let r = exchange(&mut app, &request((1, 4), vec![create_key_pair(4, 4096)])).await.unwrap();
     assert_eq!(reason(&r, 0), Some(ResultReason::PermissionDenied), "{r}");
 
+    // 7a. A Register template cannot relabel the key in the Key Block (AES-128 as HMAC-SHA512).
+    let block = Item::structure(
+        Tag::KEY_BLOCK,
+        vec![
+            Item::enumeration(Tag::KEY_FORMAT_TYPE, 1u32),
+            Item::structure(Tag::KEY_VALUE, vec![Item::bytes(Tag::KEY_MATERIAL, vec![7u8; 16])]),
+            Item::enumeration(Tag::CRYPTOGRAPHIC_ALGORITHM, 3u32),
+            Item::integer(Tag::CRYPTOGRAPHIC_LENGTH, 128),
+        ],
+    );
+    let relabel = register(
+        ObjectType::SymmetricKey,
+        Item::structure(Tag::SYMMETRIC_KEY, vec![block]),
+        vec![text_attr("Cryptographic Algorithm", Item::enumeration(Tag::ATTRIBUTE_VALUE, 0x0Bu32))],
+    );
+    let r = exchange(&mut admin, &request((1, 4), vec![relabel])).await.unwrap();
+    assert_eq!(reason(&r, 0), Some(ResultReason::InvalidField), "{r}");
+
     // 7. A response is bounded: 40 RNG Retrieves of 64 KiB exceed 1 MiB, the rest is refused.
     let rng: Vec<Item> =
         (0..40).map(|_| op(Operation::RngRetrieve, vec![Item::integer(Tag::DATA_LENGTH, 65536)])).collect();

@@ -457,6 +457,10 @@ fn create_key_pair(ctx: &mut Ctx<'_>, payload: &Item) -> Outcome {
     let spki = primitives::public_of_private(pkcs8.expose()).map_err(KmipError::crypto)?;
     let (private_id, public_id) = (Service::new_object_id(), Service::new_object_id());
     let mut private_attrs = Map::new();
+    if key_type == KeyType::PrivateKey {
+        // Kept as generated (PKCS#8): Get must say so.
+        private_attrs.insert("_format".into(), Json::from(keyward_kmip::enums::KeyFormatType::Pkcs8.value()));
+    }
     attrs::store_client_attributes(&mut private_attrs, &private)?;
     attrs::add_value(&mut private_attrs, "Link", &link(keyward_kmip::enums::LinkType::PublicKeyLink, &public_id));
     let mut public_attrs = Map::new();
@@ -506,6 +510,15 @@ fn register(ctx: &mut Ctx<'_>, payload: &Item) -> Outcome {
     let given = template(payload, Tag::TEMPLATE_ATTRIBUTE, Tag::ATTRIBUTES)?;
     may_make_objects(ctx, &given)?;
     let incoming = objects::incoming(ot, object)?;
+    // The Key Block says what the key is; a template may repeat it, not contradict it.
+    for name in ["Cryptographic Algorithm", "Cryptographic Length"] {
+        let from_block = attrs::stored(&incoming.attributes, name);
+        if let (Some(b), Some(t)) = (from_block.first(), attrs::find(&given, name))
+            && b.value != t.value
+        {
+            return Err(KmipError::invalid_field(format!("the template's {name} contradicts the Key Block's")));
+        }
+    }
     let mut attributes = incoming.attributes;
     attrs::store_client_attributes(&mut attributes, &given)?;
     let id = store_one(ctx, incoming.key_type, incoming.material, incoming.public, &given, attributes)?;
