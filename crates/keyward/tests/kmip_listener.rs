@@ -529,6 +529,21 @@ async fn rekey_check_hash_and_rng() {
     assert_eq!(n[1].child(Tag::LINKED_OBJECT_IDENTIFIER).unwrap().as_text(), Some(old.as_str()));
     assert_eq!(n[2].as_int(), Some(256));
     assert_eq!(o[1].child(Tag::LINKED_OBJECT_IDENTIFIER).unwrap().as_text(), Some(new.as_str()));
+    // The Name moved to the replacement, which keeps the old key's prefix (an app scope on
+    // `orders.` still covers it).
+    let names = |id: &str| {
+        op(
+            Operation::GetAttributes,
+            vec![Item::text(Tag::UNIQUE_IDENTIFIER, id), Item::text(Tag::ATTRIBUTE_NAME, "Name")],
+        )
+    };
+    let r = exchange(&mut admin, &request((1, 4), vec![names(&new), names(&old)])).await.unwrap();
+    let count = |i: usize| batch_items(&r)[i].child(Tag::RESPONSE_PAYLOAD).unwrap().children(Tag::ATTRIBUTE).count();
+    assert_eq!((count(0), count(1)), (1, 0), "{r}");
+    let mut app = connect(&dir, &kmip, Some("client")).await.unwrap();
+    let get = op(Operation::Get, vec![Item::text(Tag::UNIQUE_IDENTIFIER, &new)]);
+    let r = exchange(&mut app, &request((1, 4), vec![get])).await.unwrap();
+    assert_eq!(status(batch_items(&r)[0]).0, Some(ResultStatus::Success), "{r}");
 
     // Check: an AES key allows encryption but not signing.
     let check = |mask: i32| {

@@ -1316,7 +1316,7 @@ fn mac(ctx: &mut Ctx<'_>, payload: &Item, verify: bool) -> Outcome {
 }
 
 /// Attributes a replacement key does not inherit from the key it replaces.
-const NOT_INHERITED: &[&str] = &["Link", "Name", "_revocation_reason"];
+const NOT_INHERITED: &[&str] = &["Link", "_revocation_reason"];
 
 fn rekey(ctx: &mut Ctx<'_>, payload: &Item) -> Outcome {
     let old_id = ctx.uid(payload)?;
@@ -1356,7 +1356,12 @@ fn rekey(ctx: &mut Ctx<'_>, payload: &Item) -> Outcome {
                 key_type: new_type,
                 material: Some(material),
                 public: None,
-                name_hint: None,
+                // Under the old key's name, so a prefix scope that covered it covers this one.
+                name_hint: Some(format!(
+                    "{}.rekey-{}",
+                    old.name,
+                    new_id.get(new_id.len().saturating_sub(12)..).unwrap_or("")
+                )),
                 attributes: with_alg(attributes, alg, len),
                 pre_active: !(active || starts_active(&given)),
                 exportable: old.exportable,
@@ -1366,6 +1371,8 @@ fn rekey(ctx: &mut Ctx<'_>, payload: &Item) -> Outcome {
     ctx.service
         .object_update(ctx.caller, &old_id, |_, stored| {
             attrs::add_value(stored, "Link", &link(keyward_kmip::enums::LinkType::ReplacementObjectLink, &new_id));
+            // KMIP moves the Name to the replacement.
+            stored.remove("Name");
             Ok(())
         })
         .map_err(KmipError::service)?;
