@@ -81,17 +81,24 @@ fn build(tls: &TlsConfig, require_client_cert: bool) -> Result<Arc<rustls::Serve
 
 /// The caller a verified client certificate stands for, if the config maps it.
 pub fn caller_for_certificate(der: &[u8], roles: &[ClientCertRole]) -> Option<Caller> {
-    let fingerprint: String = keyward_crypto::sha256(der).iter().map(|b| format!("{b:02x}")).collect();
-    let cn = x509_parser::parse_x509_certificate(der).ok().and_then(|(_, cert)| {
-        cert.subject().iter_common_name().next().and_then(|cn| cn.as_str().ok()).map(str::to_owned)
-    });
+    let (fingerprint, cn) = fingerprint_and_cn(der);
     let hit = roles.iter().find(|r| {
         r.sha256.as_deref().is_some_and(|f| f.replace(':', "").eq_ignore_ascii_case(&fingerprint))
             || (r.subject_cn.is_some() && r.subject_cn == cn)
     })?;
-    Some(Caller {
-        id: format!("cert:{}", cn.unwrap_or_else(|| fingerprint.chars().take(16).collect())),
-        role: hit.role.parse().ok()?,
-        prefixes: hit.prefixes.clone(),
-    })
+    Some(Caller { id: certificate_label(der), role: hit.role.parse().ok()?, prefixes: hit.prefixes.clone() })
+}
+
+fn fingerprint_and_cn(der: &[u8]) -> (String, Option<String>) {
+    let fingerprint: String = keyward_crypto::sha256(der).iter().map(|b| format!("{b:02x}")).collect();
+    let cn = x509_parser::parse_x509_certificate(der).ok().and_then(|(_, cert)| {
+        cert.subject().iter_common_name().next().and_then(|cn| cn.as_str().ok()).map(str::to_owned)
+    });
+    (fingerprint, cn)
+}
+
+/// How the audit log names a client certificate: `cert:<CN>`, or `cert:<fingerprint prefix>`.
+pub fn certificate_label(der: &[u8]) -> String {
+    let (fingerprint, cn) = fingerprint_and_cn(der);
+    format!("cert:{}", cn.unwrap_or_else(|| fingerprint.chars().take(16).collect()))
 }

@@ -157,6 +157,26 @@ async fn discover_versions_query_and_unsupported_operations() {
     let item = batch_items(&r)[0];
     assert_eq!(status(item).1, Some(ResultReason::PermissionDenied));
     assert!(item.child(Tag::RESULT_MESSAGE).unwrap().as_text().unwrap().contains("not mapped"));
+
+    // Refused and served items are both in the audit log, naming the certificate and the outcome.
+    drop(stranger);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let db =
+        rusqlite::Connection::open_with_flags(node.data.join("keyward.db"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let rows: Vec<(String, String, String)> = db
+        .prepare("SELECT actor, action, outcome FROM audit WHERE action LIKE 'KMIP %' ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        rows.iter()
+            .any(|(a, act, o)| a == "cert:stranger (unmapped)" && act == "KMIP Query" && o == "Permission Denied"),
+        "{rows:?}"
+    );
+    assert!(rows.iter().any(|(a, act, o)| a == "cert:orders-service" && act == "KMIP Query" && o == "ok"), "{rows:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

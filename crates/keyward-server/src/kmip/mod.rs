@@ -172,13 +172,15 @@ impl KmipBound {
                     tracing::debug!(%peer, "KMIP TLS handshake failed");
                     return;
                 };
-                let caller = tls
-                    .get_ref()
-                    .1
-                    .peer_certificates()
-                    .and_then(|c| c.first())
-                    .and_then(|der| crate::tls::caller_for_certificate(der, &roles));
-                connection(service, tls, caller.map(Arc::new), limits).await;
+                let certificate = tls.get_ref().1.peer_certificates().and_then(|c| c.first());
+                let caller = certificate.and_then(|der| crate::tls::caller_for_certificate(der, &roles));
+                // Who a refused request came from, for the audit log.
+                let peer: Arc<str> = match (&caller, certificate) {
+                    (Some(c), _) => c.id.as_str().into(),
+                    (None, Some(der)) => format!("{} (unmapped)", crate::tls::certificate_label(der)).into(),
+                    (None, None) => "no certificate".into(),
+                };
+                connection(service, tls, caller.map(Arc::new), peer, limits).await;
                 drop(slot);
             });
         }
@@ -189,6 +191,7 @@ async fn connection(
     service: Arc<Service>,
     mut stream: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
     caller: Option<Arc<Caller>>,
+    peer: Arc<str>,
     limits: Limits,
 ) {
     loop {
@@ -213,10 +216,10 @@ async fn connection(
             // Key use reads cached rows and parsed keys and queues its audit record, as REST's
             // key use does on the async workers; a hand-off per message to the blocking pool
             // cost more than the work (futex wake-ups, context switches). What writes goes there.
-            Ok(request) if single_key_use(&request) => respond(&service, &request, caller.as_deref()),
+            Ok(request) if single_key_use(&request) => respond(&service, &request, caller.as_deref(), &peer),
             Ok(request) => {
-                let (service, caller) = (service.clone(), caller.clone());
-                match tokio::task::spawn_blocking(move || respond(&service, &request, caller.as_deref())).await {
+                let (service, caller, peer) = (service.clone(), caller.clone(), peer.clone());
+                match tokio::task::spawn_blocking(move || respond(&service, &request, caller.as_deref(), &peer)).await {
                     Ok(r) => r,
                     Err(_) => invalid_message("the server failed while answering"),
                 }
@@ -326,7 +329,8 @@ fn read_only(op: Operation) -> bool {
 }
 
 /// Answers one request message.
-pub fn respond(service: &Service, request: &Item, caller: Option<&Caller>) -> Item {
+/// `peer` names the client in audit records when it has no role.
+pub fn respond(service: &Service, request: &Item, caller: Option<&Caller>, peer: &str) -> Item {
     if request.tag != Tag::REQUEST_MESSAGE {
         return invalid_message("expected a Request Message");
     }
@@ -391,13 +395,17 @@ pub fn respond(service: &Service, request: &Item, caller: Option<&Caller>) -> It
                 )),
             };
             placeholder = ctx.placeholder;
-            audit(service, caller, known, op_value, payload, &placeholder, &outcome);
+            audit(service, &caller.id, known, op_value, payload, &placeholder, &outcome);
             outcome
         } else {
-            Err(KmipError::new(
+            let refused = Err(KmipError::new(
                 ResultReason::PermissionDenied,
                 "the client certificate is not mapped to a Keyward role ([[client_cert]] in keyward.toml)",
-            ))
+            ));
+            let empty = Item::structure(Tag::REQUEST_PAYLOAD, vec![]);
+            let payload = batch.child(Tag::REQUEST_PAYLOAD).unwrap_or(&empty);
+            audit(service, peer, known, op_value, payload, &None, &refused);
+            refused
         };
         let item = match outcome {
             Ok(children) => {
@@ -431,7 +439,7 @@ pub fn respond(service: &Service, request: &Item, caller: Option<&Caller>) -> It
 /// One audit record per batch item, as REST writes one per call.
 fn audit(
     service: &Service,
-    caller: &Caller,
+    actor: &str,
     op: Option<Operation>,
     op_value: u32,
     payload: &Item,
@@ -449,7 +457,7 @@ fn audit(
         .unwrap_or_default();
     let entry = AuditEntry {
         at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
-        actor: caller.id.clone(),
+        actor: actor.to_owned(),
         action: format!("KMIP {name}"),
         target,
         outcome: match outcome {
