@@ -86,7 +86,7 @@ pub fn caller_for_certificate(der: &[u8], roles: &[ClientCertRole]) -> Option<Ca
         r.sha256.as_deref().is_some_and(|f| f.replace(':', "").eq_ignore_ascii_case(&fingerprint))
             || (r.subject_cn.is_some() && r.subject_cn == cn)
     })?;
-    Some(Caller { id: certificate_label(der), role: hit.role.parse().ok()?, prefixes: hit.prefixes.clone() })
+    Some(Caller { id: label(&fingerprint, cn), role: hit.role.parse().ok()?, prefixes: hit.prefixes.clone() })
 }
 
 fn fingerprint_and_cn(der: &[u8]) -> (String, Option<String>) {
@@ -100,5 +100,9 @@ fn fingerprint_and_cn(der: &[u8]) -> (String, Option<String>) {
 /// How the audit log names a client certificate: `cert:<CN>`, or `cert:<fingerprint prefix>`.
 pub fn certificate_label(der: &[u8]) -> String {
     let (fingerprint, cn) = fingerprint_and_cn(der);
+    label(&fingerprint, cn)
+}
+
+fn label(fingerprint: &str, cn: Option<String>) -> String {
     format!("cert:{}", cn.unwrap_or_else(|| fingerprint.chars().take(16).collect()))
 }

@@ -59,20 +59,14 @@ fn bound_aad(key_id: &str, version: u32, aad: &[u8]) -> Vec<u8> {
     out
 }
 
-const WRAP_KEY: i64 = 0x10;
-const UNWRAP_KEY: i64 = 0x20;
+const WRAP_KEY: i32 = 0x10;
+const UNWRAP_KEY: i32 = 0x20;
 
 /// A key a KMIP client made with a Cryptographic Usage Mask without Wrap Key (or Unwrap Key) is
 /// not a key-wrapping key over REST either: KMIP lets such keys run AES in raw modes (ECB,
-/// CBC), which would undo a wrap made with them. The mask is kept in the object's attributes
-/// as KMIP stores it: `{"Cryptographic Usage Mask": [{"t": "int", "v": <mask>}]}`.
-fn mask_allows(row: &ObjectRow, bit: i64, operation: &'static str) -> Result<()> {
-    let mask = crate::managed::attributes_of(row)
-        .get("Cryptographic Usage Mask")
-        .and_then(|v| v.get(0))
-        .and_then(|v| v.get("v"))
-        .and_then(serde_json::Value::as_i64);
-    match mask {
+/// CBC), which would undo a wrap made with them.
+fn mask_allows(row: &ObjectRow, bit: i32, operation: &'static str) -> Result<()> {
+    match crate::managed::stored_usage_mask(&crate::managed::attributes_of(row)) {
         Some(m) if m & bit == 0 => Err(Error::invalid(
             "wrapping_key",
             format!("key {:?} has a KMIP usage mask ({m:#x}) that does not allow it to {operation}", row.name),

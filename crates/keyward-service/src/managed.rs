@@ -69,6 +69,17 @@ pub fn attributes_of(row: &ObjectRow) -> Map<String, Value> {
     }
 }
 
+/// The Cryptographic Usage Mask a KMIP client set on an object, as the KMIP layer stores
+/// attributes (`{"Cryptographic Usage Mask": [{"t": "int", "v": <mask>}]}`); the one reader of it
+/// outside that layer, so REST honours the same mask.
+pub fn stored_usage_mask(attributes: &Map<String, Value>) -> Option<i32> {
+    let v = attributes.get("Cryptographic Usage Mask")?.get(0)?;
+    if v.get("t")?.as_str()? != "int" {
+        return None;
+    }
+    v.get("v")?.as_i64().and_then(|m| i32::try_from(m).ok())
+}
+
 impl Service {
     pub fn new_object_id() -> String {
         Id::new().to_string()

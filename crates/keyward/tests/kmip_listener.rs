@@ -299,10 +299,7 @@ fn payload_text(item: &Item, tag: Tag) -> Option<String> {
 }
 
 fn gcm_params() -> Item {
-    Item::structure(
-        Tag::CRYPTOGRAPHIC_PARAMETERS,
-        vec![Item::enumeration(Tag::BLOCK_CIPHER_MODE, keyward_kmip::enums::BlockCipherMode::Gcm.value())],
-    )
+    aes_params(keyward_kmip::enums::BlockCipherMode::Gcm)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -573,24 +570,13 @@ async fn rekey_check_hash_and_rng() {
         )
     };
     // Continue past the failing Check so both answers come back.
-    let batch = {
-        let mut msg = decode(&request((1, 4), vec![check(0x4), check(0x1)]), &Limits::default()).unwrap();
-        let header = msg.child_mut(Tag::REQUEST_HEADER).unwrap();
-        header.as_struct_mut().unwrap().push(Item::enumeration(Tag::BATCH_ERROR_CONTINUATION_OPTION, 1u32));
-        encode(&msg)
-    };
-    let r = exchange(&mut admin, &batch).await.unwrap();
+    let r = exchange(&mut admin, &with_continue(request((1, 4), vec![check(0x4), check(0x1)]))).await.unwrap();
     let items = batch_items(&r);
     assert_eq!(status(items[0]).0, Some(ResultStatus::Success), "{r}");
     assert_eq!(status(items[1]).0, Some(ResultStatus::OperationFailed), "{r}");
 
     // A usage mask set by the client is enforced: a decrypt-only key does not encrypt.
-    let mut decrypt_only = create_aes("orders.decrypt-only");
-    let template = decrypt_only.child_mut(Tag::REQUEST_PAYLOAD).unwrap().child_mut(Tag::TEMPLATE_ATTRIBUTE).unwrap();
-    template
-        .as_struct_mut()
-        .unwrap()
-        .push(text_attr("Cryptographic Usage Mask", Item::integer(Tag::ATTRIBUTE_VALUE, 0x8)));
+    let decrypt_only = create_aes_with("orders.decrypt-only", vec![mask_attr(0x8)]);
     let encrypt = op(Operation::Encrypt, vec![gcm_params(), Item::bytes(Tag::DATA, b"no".to_vec())]);
     let r = exchange(&mut admin, &request((2, 0), vec![decrypt_only, op(Operation::Activate, vec![]), encrypt]))
         .await
@@ -674,13 +660,7 @@ async fn transparent_key_formats_round_trip() {
         get_as(&ec_pub, F::TransparentEcPublicKey),
         get_as(&ec, F::TransparentRsaPrivateKey),
     ];
-    let continue_on_error = {
-        let mut msg = decode(&request((1, 4), gets), &Limits::default()).unwrap();
-        let header = msg.child_mut(Tag::REQUEST_HEADER).unwrap();
-        header.as_struct_mut().unwrap().push(Item::enumeration(Tag::BATCH_ERROR_CONTINUATION_OPTION, 1u32));
-        encode(&msg)
-    };
-    let r = exchange(&mut admin, &continue_on_error).await.unwrap();
+    let r = exchange(&mut admin, &with_continue(request((1, 4), gets))).await.unwrap();
     let rsa_private = key_block_of(&r, 0);
     let material = rsa_private.child(Tag::KEY_VALUE).unwrap().child(Tag::KEY_MATERIAL).unwrap().clone();
     let modulus = material.child(Tag::MODULUS).unwrap().as_big_int().unwrap();

@@ -292,6 +292,18 @@ mod tests {
     }
 
     #[test]
+    fn the_service_reads_the_usage_mask_as_stored_here() {
+        let mut stored = Map::new();
+        let mask = Attr {
+            name: "Cryptographic Usage Mask".into(),
+            index: None,
+            value: Item::integer(Tag::ATTRIBUTE_VALUE, 0x0C),
+        };
+        store_client_attributes(&mut stored, &[mask]).unwrap();
+        assert_eq!(keyward_service::managed::stored_usage_mask(&stored), Some(0x0C));
+    }
+
+    #[test]
     fn both_versions_read_the_same_attribute() {
         let v1 = Item::structure(
             Tag::ATTRIBUTE,

@@ -245,10 +245,7 @@ mod mask {
 
 /// The usage mask that governs an object: the one a client set, else what its type can do.
 fn effective_mask(f: &Fetched) -> Option<i32> {
-    attrs::stored(&f.attributes, "Cryptographic Usage Mask")
-        .first()
-        .and_then(Item::as_int)
-        .or_else(|| default_usage_mask(f.key_type))
+    keyward_service::managed::stored_usage_mask(&f.attributes).or_else(|| default_usage_mask(f.key_type))
 }
 
 /// An operation outside the object's usage mask fails.
@@ -617,7 +614,9 @@ fn derive_key(ctx: &mut Ctx<'_>, payload: &Item) -> Outcome {
                     primitives::blowfish_cbc_encrypt(secret.expose(), iv, data)
                 }
                 Some(Alg::Aes) => {
-                    primitives::aes_encrypt(secret.expose(), aes_mode(&p)?, iv, &[], data).map(|s| s.ciphertext)
+                    let mode = aes_mode(&p)?;
+                    raw_mode_allowed(&base, mode)?;
+                    primitives::aes_encrypt(secret.expose(), mode, iv, &[], data).map(|s| s.ciphertext)
                 }
                 _ => {
                     return Err(KmipError::new(
@@ -626,21 +625,26 @@ fn derive_key(ctx: &mut Ctx<'_>, payload: &Item) -> Outcome {
                     ));
                 }
             }
+            .map(Secret::from_vec)
             .map_err(KmipError::crypto)?;
-            let taken = encrypted.get(..out_len).ok_or_else(|| {
+            let taken = encrypted.expose().get(..out_len).ok_or_else(|| {
                 KmipError::invalid_field("the encrypted Derivation Data is shorter than the asked length")
             })?;
             Ok(Secret::copy_from(taken))
         }
         NIST800_108_C => primitives::kbkdf_counter_hmac(hash.unwrap_or(Hash::Sha256), secret.expose(), data, out_len),
         HASH => {
-            let mut input = secret.expose().to_vec();
-            input.extend_from_slice(data);
-            let digest = primitives::digest(hash.unwrap_or(Hash::Sha256), &input);
-            if digest.len() < out_len {
-                return Err(KmipError::invalid_field("the hash is shorter than the asked length"));
-            }
-            Ok(Secret::copy_from(digest.get(..out_len).unwrap_or(&digest)))
+            // Both the input (the base key) and the digest (the new key) are secrets.
+            let mut input = Secret::zeroed(secret.expose().len() + data.len());
+            let (key_part, data_part) = input.expose_mut().split_at_mut(secret.expose().len());
+            key_part.copy_from_slice(secret.expose());
+            data_part.copy_from_slice(data);
+            let digest = Secret::from_vec(primitives::digest(hash.unwrap_or(Hash::Sha256), input.expose()));
+            let taken = digest
+                .expose()
+                .get(..out_len)
+                .ok_or_else(|| KmipError::invalid_field("the hash is shorter than the asked length"))?;
+            Ok(Secret::copy_from(taken))
         }
         _ => {
             return Err(KmipError::new(
