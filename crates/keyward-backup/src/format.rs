@@ -6,7 +6,16 @@ use crate::{Error, Place, Result, corrupt};
 
 pub const MAGIC: &[u8; 8] = b"KWBACKUP";
 pub const TRAILER_MAGIC: &[u8; 8] = b"KWBEND01";
-pub const FORMAT_VERSION: u16 = 1;
+/// The newest format this build reads and writes. Version 2 is version 1 plus the `pki`
+/// component; writers use version 1 for archives without it, so older readers can read them.
+pub const FORMAT_VERSION: u16 = 2;
+/// The format of archives that hold only the components version 1 defined.
+pub const FORMAT_V1: u16 = 1;
+
+/// The first format version that may hold component `name`.
+pub fn first_format_with(name: &str) -> u16 {
+    if name == "pki" { 2 } else { FORMAT_V1 }
+}
 pub const HEADER_LEN: usize = 16;
 /// manifest offset (8) || mac (32) || archive sha-256 (32) || magic (8)
 pub const TRAILER_LEN: usize = 80;
@@ -17,15 +26,16 @@ pub const KIND_MANIFEST: u8 = 0x02;
 /// The largest uncompressed section a reader accepts: a bound on memory and on zip bombs.
 pub const MAX_RAW_LEN: u64 = 256 * 1024 * 1024;
 
-pub fn header() -> [u8; HEADER_LEN] {
+pub fn header(version: u16) -> [u8; HEADER_LEN] {
     let mut h = [0u8; HEADER_LEN];
     h[..8].copy_from_slice(MAGIC);
-    h[8..10].copy_from_slice(&FORMAT_VERSION.to_be_bytes());
-    // flags (u16) and reserved (u32) stay zero in version 1.
+    h[8..10].copy_from_slice(&version.to_be_bytes());
+    // flags (u16) and reserved (u32) stay zero in versions 1 and 2.
     h
 }
 
-pub fn parse_header(h: &[u8; HEADER_LEN]) -> Result<()> {
+/// Checks the header and returns the archive's format version.
+pub fn parse_header(h: &[u8; HEADER_LEN]) -> Result<u16> {
     if &h[..8] != MAGIC {
         return Err(Error::NotAnArchive);
     }
@@ -33,13 +43,13 @@ pub fn parse_header(h: &[u8; HEADER_LEN]) -> Result<()> {
     if version > FORMAT_VERSION {
         return Err(Error::NewerFormat { found: version, supported: FORMAT_VERSION });
     }
-    if version != FORMAT_VERSION {
+    if version < FORMAT_V1 {
         return Err(corrupt(Place::Header, format!("unknown format version {version}")));
     }
     if h[10..].iter().any(|b| *b != 0) {
         return Err(corrupt(Place::Header, "flags or reserved bytes are not zero"));
     }
-    Ok(())
+    Ok(version)
 }
 
 /// The fixed part of a section header; the name follows it.

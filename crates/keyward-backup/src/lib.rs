@@ -1,4 +1,4 @@
-//! The Keyward backup archive, format version 1: writing, reading and structural
+//! The Keyward backup archive, format versions 1 and 2: writing, reading and structural
 //! verification. The format is a public contract, described byte by byte in
 //! `docs/backup-format.md`.
 //!
@@ -21,7 +21,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-pub use format::{FORMAT_VERSION, MAGIC};
+pub use format::{FORMAT_V1, FORMAT_VERSION, MAGIC, first_format_with};
 pub use manifest::{ChunkEntry, ComponentEntry, Identity, KeyringEntry, Manifest, SealEntry};
 pub use reader::{ArchiveReader, ReadSummary, read_manifest};
 pub use records::Record;

@@ -142,7 +142,7 @@ impl<R: Read> ArchiveReader<R> {
             Error::Truncated { .. } => Error::NotAnArchive,
             e => e,
         })?;
-        format::parse_header(&header)?;
+        let version = format::parse_header(&header)?;
         let mut seen: Vec<(String, u32, u64, u64, u64, String)> = Vec::new();
         let mut component_hashes: Vec<(String, Sha256)> = Vec::new();
         let (manifest, manifest_raw, manifest_offset) = loop {
@@ -159,6 +159,9 @@ impl<R: Read> ArchiveReader<R> {
                 break (manifest, section.raw, section.offset);
             }
             let place = Place::Chunk { component: section.name.clone(), index: section.index, offset: section.offset };
+            if format::first_format_with(&section.name) > version {
+                return Err(corrupt(place, format!("format version {version} has no component {:?}", section.name)));
+            }
             let mut count = 0u64;
             for line in section.raw.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
                 count += 1;
@@ -213,7 +216,7 @@ impl<R: Read> ArchiveReader<R> {
         if trailer.manifest_offset != manifest_offset {
             return Err(corrupt(Place::Trailer, "it points at the wrong manifest"));
         }
-        check_manifest(&manifest, &seen)?;
+        check_manifest(&manifest, version, &seen)?;
         for c in &manifest.components {
             let hash = match component_hashes.iter().position(|(n, _)| *n == c.name) {
                 Some(i) => component_hashes.swap_remove(i).1.finish(),
@@ -227,8 +230,8 @@ impl<R: Read> ArchiveReader<R> {
     }
 }
 
-fn check_manifest(m: &Manifest, seen: &[(String, u32, u64, u64, u64, String)]) -> Result<()> {
-    if m.format != format::FORMAT_VERSION {
+fn check_manifest(m: &Manifest, version: u16, seen: &[(String, u32, u64, u64, u64, String)]) -> Result<()> {
+    if m.format != version {
         return Err(corrupt(Place::Manifest, format!("it declares format {}", m.format)));
     }
     let mut listed = Vec::new();

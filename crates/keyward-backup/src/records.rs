@@ -66,6 +66,18 @@ pub enum Record {
         expires_at: Option<String>,
         revoked_at: Option<String>,
     },
+    /// `pki` (format 2): one record of the certificate authority component; `doc` is the
+    /// record's fields by kind (docs/pki.md), `secret` a barrier blob (base64) or `null`.
+    Pki {
+        kind: String,
+        id: String,
+        parent: Option<String>,
+        lookup: Option<String>,
+        doc: serde_json::Value,
+        secret: Option<String>,
+        created_at: String,
+        updated_at: String,
+    },
     /// `audit`: one record of the hash chain, hashes in hex.
     Audit {
         seq: u64,
@@ -89,6 +101,12 @@ impl std::fmt::Debug for Record {
                 .field("version", version)
                 .field("material", &material.as_ref().map(|m| m.len()))
                 .finish_non_exhaustive(),
+            Record::Pki { kind, id, secret, .. } => f
+                .debug_struct("Pki")
+                .field("kind", kind)
+                .field("id", id)
+                .field("secret", &secret.as_ref().map(|m| m.len()))
+                .finish_non_exhaustive(),
             other => write!(f, "{}", serde_json::to_string(other).unwrap_or_default()),
         }
     }
@@ -104,6 +122,7 @@ impl Record {
             Record::Object { .. } | Record::KeyVersion { .. } => "keys",
             Record::Token { .. } => "directory",
             Record::Audit { .. } => "audit",
+            Record::Pki { .. } => "pki",
         }
     }
 }

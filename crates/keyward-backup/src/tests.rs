@@ -45,7 +45,7 @@ fn object(i: u32) -> Record {
 
 /// A small archive with several chunks per component (tiny chunk size).
 fn archive(keys: u32, mac_key: Option<&[u8]>) -> Vec<u8> {
-    let opts = WriterOptions { level: 1, chunk_bytes: 600 };
+    let opts = WriterOptions { level: 1, chunk_bytes: 600, ..Default::default() };
     let mut w = ArchiveWriter::new(Vec::new(), opts).unwrap();
     w.begin_component("config", 1).unwrap();
     w.record(&Record::Component { name: "keys".into(), schema_version: 1, installed_at: "t".into() }).unwrap();
@@ -147,9 +147,9 @@ fn swapped_chunks_are_detected() {
 #[test]
 fn future_versions_and_foreign_files_are_refused_by_name() {
     let mut bytes = archive(1, None);
-    bytes[9] = 2;
+    bytes[9] = 3;
     let err = read(&bytes).unwrap_err();
-    assert!(matches!(err, Error::NewerFormat { found: 2, supported: 1 }), "{err}");
+    assert!(matches!(err, Error::NewerFormat { found: 3, supported: 2 }), "{err}");
     assert!(err.to_string().contains("newer keyward"));
     assert!(matches!(read(b"PK\x03\x04 a zip file"), Err(Error::NotAnArchive)));
     assert!(matches!(read(b""), Err(Error::NotAnArchive)));
@@ -178,4 +178,47 @@ fn writer_refuses_misuse() {
     assert!(w.record(&object(1)).is_err());
     w.begin_component("config", 1).unwrap();
     assert!(w.record(&object(1)).is_err(), "a keys record in the config component");
+}
+
+fn pki_record() -> Record {
+    Record::Pki {
+        kind: "cert".into(),
+        id: "0a1b".into(),
+        parent: Some("person-1".into()),
+        lookup: None,
+        doc: serde_json::json!({"usage": "encryption"}),
+        secret: Some("AAECAw==".into()),
+        created_at: "t".into(),
+        updated_at: "t".into(),
+    }
+}
+
+#[test]
+fn format_2_holds_the_pki_component_and_format_1_cannot() {
+    let mut w = ArchiveWriter::new(Vec::new(), WriterOptions::default()).unwrap();
+    assert!(w.begin_component("pki", 1).is_err(), "a version 1 archive has no pki component");
+
+    let opts = WriterOptions { format: 2, ..Default::default() };
+    let mut w = ArchiveWriter::new(Vec::new(), opts).unwrap();
+    w.begin_component("pki", 1).unwrap();
+    w.record(&pki_record()).unwrap();
+    w.end_component().unwrap();
+    let (bytes, _) = w.finish(Manifest { complete: false, ..manifest() }, None).unwrap();
+    assert_eq!(&bytes[8..10], &[0, 2]);
+    let (summary, records) = read(&bytes).unwrap();
+    assert_eq!(summary.manifest.format, 2);
+    assert_eq!(records, vec![pki_record()]);
+
+    // The same archive relabelled version 1 is refused: version 1 has no pki component.
+    let mut relabelled = bytes.clone();
+    relabelled[9] = 1;
+    let err = read(&relabelled).unwrap_err().to_string();
+    assert!(err.contains("format version 1 has no component \"pki\""), "{err}");
+}
+
+#[test]
+fn archives_without_pki_stay_version_1() {
+    let bytes = archive(3, None);
+    assert_eq!(&bytes[8..10], &[0, 1]);
+    assert_eq!(read(&bytes).unwrap().0.manifest.format, 1);
 }

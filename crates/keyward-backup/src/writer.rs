@@ -19,11 +19,14 @@ pub struct WriterOptions {
     pub level: i32,
     /// Uncompressed bytes per chunk before it is written out.
     pub chunk_bytes: usize,
+    /// The format version to write: [`FORMAT_V1`](crate::format::FORMAT_V1) unless a component
+    /// needs a later one (see `docs/backup-format.md`).
+    pub format: u16,
 }
 
 impl Default for WriterOptions {
     fn default() -> Self {
-        WriterOptions { level: 1, chunk_bytes: 4 * 1024 * 1024 }
+        WriterOptions { level: 1, chunk_bytes: 4 * 1024 * 1024, format: format::FORMAT_V1 }
     }
 }
 
@@ -65,6 +68,7 @@ struct Sink<W> {
     chunks: Vec<(String, ChunkEntry)>,
     /// Running SHA-256 of each component's records.
     component_hashes: Vec<(String, Sha256)>,
+    format: u16,
 }
 
 impl<W: Write> Sink<W> {
@@ -101,7 +105,7 @@ impl<W: Write> Sink<W> {
     }
 
     fn run(mut self, rx: Receiver<Msg>) -> Result<(W, WriteSummary)> {
-        self.write_all(&format::header())?;
+        self.write_all(&format::header(self.format))?;
         while let Ok(msg) = rx.recv() {
             match msg {
                 Msg::Chunk { name, index, records, raw } => {
@@ -153,6 +157,9 @@ impl<W: Write> Sink<W> {
 
 impl<W: Write + Send + 'static> ArchiveWriter<W> {
     pub fn new(out: W, opts: WriterOptions) -> Result<Self> {
+        if !(format::FORMAT_V1..=format::FORMAT_VERSION).contains(&opts.format) {
+            return Err(Error::Usage("this format version cannot be written"));
+        }
         let mut compressor = zstd::bulk::Compressor::new(opts.level)
             .map_err(|source| Error::Io { doing: "start compression", source })?;
         // zstd's own workers let the compression of one chunk use both cores when the reader is
@@ -165,6 +172,7 @@ impl<W: Write + Send + 'static> ArchiveWriter<W> {
             compressor,
             chunks: Vec::new(),
             component_hashes: Vec::new(),
+            format: opts.format,
         };
         // Two chunks in flight at most: enough to overlap, little memory.
         let (tx, rx) = sync_channel(2);
@@ -181,6 +189,9 @@ impl<W: Write + Send + 'static> ArchiveWriter<W> {
         }
         if self.components.iter().any(|c| c.name == name) {
             return Err(Error::Usage("a component can be written only once"));
+        }
+        if format::first_format_with(name) > self.opts.format {
+            return Err(Error::Usage("this component needs a newer format version"));
         }
         let entry = ComponentEntry {
             name: name.to_owned(),
@@ -254,6 +265,7 @@ impl<W: Write + Send + 'static> ArchiveWriter<W> {
             return Err(Error::Usage("a component is still open"));
         }
         manifest.components = std::mem::take(&mut self.components);
+        manifest.format = self.opts.format;
         let mac_key = mac_key.map(Secret::copy_from);
         self.send(Msg::Finish { manifest: Box::new(manifest), mac_key })?;
         self.tx = None;

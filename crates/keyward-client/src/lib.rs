@@ -123,6 +123,25 @@ impl Client {
         Err(Error::Api { status: status.as_u16(), code, message })
     }
 
+    /// GETs a non-JSON body (a CRL, a PEM bundle); errors are still the server's JSON errors.
+    pub async fn get_raw(&self, path: &str) -> Result<Vec<u8>> {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.map_err(|e| Error::Connect { addr: self.base.clone(), message: root_cause(&e) })?;
+        let status = resp.status();
+        let bytes =
+            resp.bytes().await.map_err(|e| Error::Connect { addr: self.base.clone(), message: root_cause(&e) })?;
+        if status.is_success() {
+            return Ok(bytes.to_vec());
+        }
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let code = body["error"]["code"].as_str().unwrap_or("error").to_owned();
+        let message = body["error"]["message"].as_str().map(str::to_owned).unwrap_or_else(|| format!("HTTP {status}"));
+        Err(Error::Api { status: status.as_u16(), code, message })
+    }
+
     pub async fn get(&self, path: &str) -> Result<Value> {
         self.send(self.http.get(format!("{}{path}", self.base))).await
     }

@@ -69,6 +69,12 @@ impl From<Error> for ApiError {
             Error::ForeignKeyring => (S::CONFLICT, "foreign_keyring"),
             Error::ForeignOrganization { .. } => (S::CONFLICT, "foreign_organization"),
             Error::Backup(_) => (S::BAD_REQUEST, "bad_backup"),
+            Error::NotFound { .. } => (S::NOT_FOUND, "not_found"),
+            Error::Refused { .. } => (S::CONFLICT, "refused"),
+            Error::Pki(keyward_pki::Error::WeakKey(_)) => (S::BAD_REQUEST, "weak_key"),
+            Error::Pki(keyward_pki::Error::BadCsr(_)) => (S::BAD_REQUEST, "bad_csr"),
+            Error::Pki(keyward_pki::Error::BadCertificate(_)) => (S::BAD_REQUEST, "bad_certificate"),
+            Error::Pki(_) => (S::INTERNAL_SERVER_ERROR, "pki_error"),
             Error::Seal(s) => seal_status(s),
             Error::Store(s) => store_status(s),
             Error::Crypto(c) => crypto_status(c),
@@ -112,6 +118,7 @@ fn store_status(e: &keyward_store::Error) -> (StatusCode, &'static str) {
     use keyward_store::Error as E;
     match e {
         E::NameTaken { .. } => (S::CONFLICT, "name_taken"),
+        E::Duplicate { .. } => (S::CONFLICT, "duplicate"),
         E::DiskFull => (S::INSUFFICIENT_STORAGE, "disk_full"),
         _ => (S::INTERNAL_SERVER_ERROR, "store_error"),
     }

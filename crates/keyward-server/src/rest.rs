@@ -124,12 +124,29 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sys/doctor", get(doctor))
         .route("/v1/components", get(list_components))
         .route("/v1/components/{name}", post(add_component).delete(remove_component))
-        .route("/v1/schedule", get(show_schedule).put(set_schedule));
+        .route("/v1/schedule", get(show_schedule).put(set_schedule))
+        .route("/v1/pki/ca", post(pki_ca_rotate))
+        .route("/v1/pki/ca/import", post(pki_ca_import))
+        .route("/v1/pki/people", get(pki_people).post(pki_enroll))
+        .route("/v1/pki/people/{email}", get(pki_person))
+        .route("/v1/pki/people/{email}/renew", post(pki_renew))
+        .route("/v1/pki/people/{email}/revoke", post(pki_revoke_person))
+        .route("/v1/pki/certificates/{serial}/revoke", post(pki_revoke))
+        .route("/v1/pki/officers", get(pki_officers).post(pki_officer_add))
+        .route("/v1/pki/officers/{id}", delete(pki_officer_remove))
+        .route("/v1/pki/policy", get(pki_policy).put(pki_policy_set))
+        .route("/v1/pki/recoveries", get(pki_recoveries).post(pki_recovery_request))
+        .route("/v1/pki/recoveries/{id}/approve", post(pki_recovery_approve))
+        .route("/v1/pki/recoveries/{id}/download", post(pki_recovery_download));
     Router::new()
         .route("/v1/sys/health", get(health))
         .route("/v1/sys/status", get(status))
         .route("/v1/sys/unseal", post(unseal))
         .route("/metrics", get(metrics))
+        .route("/v1/pki/ca", get(pki_ca))
+        .route("/v1/pki/ca.pem", get(pki_ca_pem))
+        .route("/v1/pki/crl", get(pki_crl))
+        .route("/v1/pki/redeem", post(pki_redeem))
         .merge(api)
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
@@ -144,8 +161,12 @@ async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {
     }
 }
 
-fn is_public(path: &str) -> bool {
-    matches!(path, "/v1/sys/health" | "/v1/sys/status" | "/v1/sys/unseal" | "/metrics")
+fn is_public(method: &Method, path: &str) -> bool {
+    // The CA certificates and CRLs are public by nature (reading them; rotating the CA is
+    // not); redeeming authenticates with the one-time enrollment token in the body and audits
+    // itself in the service.
+    matches!(path, "/v1/sys/health" | "/v1/sys/status" | "/v1/sys/unseal" | "/metrics" | "/v1/pki/redeem")
+        || (method == Method::GET && matches!(path, "/v1/pki/ca" | "/v1/pki/ca.pem" | "/v1/pki/crl"))
 }
 
 /// Operations that only read or use keys: audited without waiting for the fsync, so the
@@ -174,7 +195,7 @@ async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> R
         req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
     let target =
         path.strip_prefix("/v1/keys/").map(|r| r.split('/').next().unwrap_or("").to_owned()).unwrap_or_default();
-    let public = is_public(&path);
+    let public = is_public(&method, &path);
     let mut actor = "anonymous".to_owned();
     let response = if public {
         next.run(req).await
@@ -1066,17 +1087,350 @@ async fn list_components(State(state): State<AppState>, c: CallerExt) -> ApiResu
     Ok(Json(json!({"components": list.iter().map(component_json).collect::<Vec<_>>()})))
 }
 
-async fn add_component(State(state): State<AppState>, c: CallerExt, Path(name): Path<String>) -> ApiResult {
+async fn add_component(
+    State(state): State<AppState>,
+    c: CallerExt,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult {
     let c = caller(&c)?;
-    let info = blocking(&state, move |svc| svc.component_add(&c, &name)).await?;
+    let ca =
+        match body.iter().all(u8::is_ascii_whitespace) {
+            true => None,
+            false => Some(serde_json::from_slice::<CaBody>(&body).map_err(|e| {
+                ApiError::bad_request("invalid_input", format!("the CA options are not valid JSON: {e}"))
+            })?),
+        };
+    let info = match (name.as_str(), ca) {
+        // The pki component comes with its CA, whose options the body may set.
+        ("pki", Some(b)) => {
+            blocking(&state, move |svc| {
+                svc.pki_install(&c, &b.init())?;
+                svc.component_list(&c)?
+                    .into_iter()
+                    .find(|i| i.name == "pki")
+                    .ok_or_else(|| keyward_service::Error::NotFound { what: "the pki component".into() })
+            })
+            .await?
+        }
+        _ => blocking(&state, move |svc| svc.component_add(&c, &name)).await?,
+    };
     Ok(Json(component_json(&info)))
 }
 
-async fn remove_component(State(state): State<AppState>, c: CallerExt, Path(name): Path<String>) -> ApiResult {
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RemoveQuery {
+    #[serde(default)]
+    force: bool,
+}
+
+async fn remove_component(
+    State(state): State<AppState>,
+    c: CallerExt,
+    Path(name): Path<String>,
+    Query(q): Query<RemoveQuery>,
+) -> ApiResult {
     let c = caller(&c)?;
     let removed = name.clone();
-    blocking(&state, move |svc| svc.component_remove(&c, &name)).await?;
-    Ok(Json(json!({"removed": removed})))
+    let backups = state.data_dir.join("backups");
+    let backup = blocking(&state, move |svc| svc.component_remove(&c, &name, q.force, &backups)).await?;
+    Ok(Json(json!({"removed": removed, "backup": backup.map(|b| b.display().to_string())})))
+}
+
+// ---- pki --------------------------------------------------------------------------------------
+
+fn to_json<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CaBody {
+    common_name: Option<String>,
+    key_type: Option<String>,
+    days: Option<u32>,
+    cert_days: Option<u32>,
+    crl_days: Option<u32>,
+    #[serde(default)]
+    intermediate: bool,
+}
+
+impl CaBody {
+    fn init(self) -> keyward_service::pki::CaInit {
+        let d = keyward_service::pki::CaInit::default();
+        keyward_service::pki::CaInit {
+            common_name: self.common_name,
+            key_type: self.key_type.unwrap_or(d.key_type),
+            days: self.days.unwrap_or(d.days),
+            cert_days: self.cert_days.unwrap_or(d.cert_days),
+            crl_days: self.crl_days.unwrap_or(d.crl_days),
+            intermediate: self.intermediate,
+        }
+    }
+}
+
+async fn pki_ca(State(state): State<AppState>) -> ApiResult {
+    let cas = blocking(&state, |svc| svc.pki_cas()).await?;
+    Ok(Json(json!({"cas": to_json(&cas)})))
+}
+
+async fn pki_ca_pem(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let pem = blocking(&state, |svc| svc.pki_ca_bundle()).await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/pem-certificate-chain")], pem).into_response())
+}
+
+/// Adds a CA generation (the first CA comes with `POST /v1/components/pki`).
+async fn pki_ca_rotate(State(state): State<AppState>, c: CallerExt, ApiJson(b): ApiJson<CaBody>) -> ApiResult {
+    let c = caller(&c)?;
+    let info = blocking(&state, move |svc| svc.pki_ca_rotate(&c, &b.init())).await?;
+    Ok(Json(to_json(&info)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaImportBody {
+    certificate: String,
+    chain: String,
+}
+
+async fn pki_ca_import(State(state): State<AppState>, c: CallerExt, ApiJson(b): ApiJson<CaImportBody>) -> ApiResult {
+    let c = caller(&c)?;
+    let info = blocking(&state, move |svc| svc.pki_ca_import(&c, &b.certificate, &b.chain)).await?;
+    Ok(Json(to_json(&info)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CrlQuery {
+    format: Option<String>,
+    generation: Option<u32>,
+}
+
+async fn pki_crl(State(state): State<AppState>, Query(q): Query<CrlQuery>) -> Result<Response, ApiError> {
+    let der = blocking(&state, move |svc| svc.pki_crl(q.generation)).await?;
+    Ok(match q.format.as_deref() {
+        Some("pem") => {
+            ([(axum::http::header::CONTENT_TYPE, "application/x-pem-file")], keyward_pki::pem("X509 CRL", &der))
+                .into_response()
+        }
+        None | Some("der") => ([(axum::http::header::CONTENT_TYPE, "application/pkix-crl")], der).into_response(),
+        Some(other) => {
+            return Err(ApiError::bad_request("invalid_input", format!("format {other:?}: use der or pem")));
+        }
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnrollBody {
+    email: String,
+    name: String,
+    ttl_secs: Option<u64>,
+}
+
+fn enrollment_json(e: &keyward_service::pki::Enrollment) -> Value {
+    json!({
+        "token": String::from_utf8_lossy(e.token.expose()),
+        "id": e.id,
+        "email": e.email,
+        "expires_at": e.expires_at,
+    })
+}
+
+const ENROLL_TTL: u64 = 7 * 24 * 3600;
+
+async fn pki_enroll(State(state): State<AppState>, c: CallerExt, ApiJson(b): ApiJson<EnrollBody>) -> ApiResult {
+    let c = caller(&c)?;
+    let e =
+        blocking(&state, move |svc| svc.pki_enroll(&c, &b.email, &b.name, b.ttl_secs.unwrap_or(ENROLL_TTL))).await?;
+    Ok(Json(enrollment_json(&e)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RenewBody {
+    ttl_secs: Option<u64>,
+}
+
+async fn pki_renew(
+    State(state): State<AppState>,
+    c: CallerExt,
+    Path(email): Path<String>,
+    ApiJson(b): ApiJson<RenewBody>,
+) -> ApiResult {
+    let c = caller(&c)?;
+    let e = blocking(&state, move |svc| svc.pki_renew(&c, &email, b.ttl_secs.unwrap_or(ENROLL_TTL))).await?;
+    Ok(Json(enrollment_json(&e)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RedeemBody {
+    token: String,
+    /// The person's PKCS#10 request for their signing key, PEM.
+    csr: String,
+    /// Protects the returned PKCS#12.
+    password: String,
+}
+
+async fn pki_redeem(State(state): State<AppState>, ApiJson(b): ApiJson<RedeemBody>) -> ApiResult {
+    let password = zeroize::Zeroizing::new(b.password);
+    let r = blocking(&state, move |svc| svc.pki_redeem(&b.token, b.csr.as_bytes(), &password)).await?;
+    Ok(Json(json!({
+        "email": r.email,
+        "pkcs12": B64.encode(&*r.pkcs12),
+        "encryption_certificate": r.encryption_certificate,
+        "signing_certificate": r.signing_certificate,
+        "chain": r.chain,
+        "encryption_serial": r.encryption_serial,
+        "signing_serial": r.signing_serial,
+    })))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PeopleQuery {
+    q: Option<String>,
+}
+
+async fn pki_people(State(state): State<AppState>, c: CallerExt, Query(q): Query<PeopleQuery>) -> ApiResult {
+    let c = caller(&c)?;
+    let people = blocking(&state, move |svc| svc.pki_people(&c, q.q.as_deref())).await?;
+    Ok(Json(json!({"people": to_json(&people)})))
+}
+
+async fn pki_person(State(state): State<AppState>, c: CallerExt, Path(email): Path<String>) -> ApiResult {
+    let c = caller(&c)?;
+    let p = blocking(&state, move |svc| svc.pki_person(&c, &email)).await?;
+    Ok(Json(to_json(&p)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeBody {
+    reason: String,
+}
+
+async fn pki_revoke(
+    State(state): State<AppState>,
+    c: CallerExt,
+    Path(serial): Path<String>,
+    ApiJson(b): ApiJson<RevokeBody>,
+) -> ApiResult {
+    let c = caller(&c)?;
+    let v = blocking(&state, move |svc| svc.pki_revoke(&c, &serial, &b.reason)).await?;
+    Ok(Json(to_json(&v)))
+}
+
+async fn pki_revoke_person(
+    State(state): State<AppState>,
+    c: CallerExt,
+    Path(email): Path<String>,
+    ApiJson(b): ApiJson<RevokeBody>,
+) -> ApiResult {
+    let c = caller(&c)?;
+    let v = blocking(&state, move |svc| svc.pki_revoke_person(&c, &email, &b.reason)).await?;
+    Ok(Json(json!({"revoked": to_json(&v)})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OfficerBody {
+    name: String,
+}
+
+async fn pki_officer_add(State(state): State<AppState>, c: CallerExt, ApiJson(b): ApiJson<OfficerBody>) -> ApiResult {
+    let c = caller(&c)?;
+    let (token, o) = blocking(&state, move |svc| svc.pki_officer_add(&c, &b.name)).await?;
+    let mut v = to_json(&o);
+    v["token"] = json!(String::from_utf8_lossy(token.expose()));
+    Ok(Json(v))
+}
+
+async fn pki_officer_remove(State(state): State<AppState>, c: CallerExt, Path(id): Path<String>) -> ApiResult {
+    let c = caller(&c)?;
+    let o = blocking(&state, move |svc| svc.pki_officer_remove(&c, &id)).await?;
+    Ok(Json(to_json(&o)))
+}
+
+async fn pki_officers(State(state): State<AppState>, c: CallerExt) -> ApiResult {
+    let c = caller(&c)?;
+    let o = blocking(&state, move |svc| svc.pki_officers(&c)).await?;
+    Ok(Json(json!({"officers": to_json(&o)})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyBody {
+    threshold: u32,
+    request_ttl_secs: Option<u64>,
+}
+
+async fn pki_policy_set(State(state): State<AppState>, c: CallerExt, ApiJson(b): ApiJson<PolicyBody>) -> ApiResult {
+    let c = caller(&c)?;
+    let p = blocking(&state, move |svc| svc.pki_policy_set(&c, b.threshold, b.request_ttl_secs.unwrap_or(24 * 3600)))
+        .await?;
+    Ok(Json(to_json(&p)))
+}
+
+async fn pki_policy(State(state): State<AppState>, c: CallerExt) -> ApiResult {
+    let c = caller(&c)?;
+    let p = blocking(&state, move |svc| svc.pki_policy(&c)).await?;
+    Ok(Json(json!({"policy": to_json(&p)})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecoveryBody {
+    email: String,
+    reason: String,
+}
+
+async fn pki_recovery_request(
+    State(state): State<AppState>,
+    c: CallerExt,
+    ApiJson(b): ApiJson<RecoveryBody>,
+) -> ApiResult {
+    let c = caller(&c)?;
+    let r = blocking(&state, move |svc| svc.pki_recovery_request(&c, &b.email, &b.reason)).await?;
+    Ok(Json(to_json(&r)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RecoveriesQuery {
+    email: Option<String>,
+}
+
+async fn pki_recoveries(State(state): State<AppState>, c: CallerExt, Query(q): Query<RecoveriesQuery>) -> ApiResult {
+    let c = caller(&c)?;
+    let r = blocking(&state, move |svc| svc.pki_recoveries(&c, q.email.as_deref())).await?;
+    Ok(Json(json!({"recoveries": to_json(&r)})))
+}
+
+async fn pki_recovery_approve(State(state): State<AppState>, c: CallerExt, Path(id): Path<String>) -> ApiResult {
+    let c = caller(&c)?;
+    let r = blocking(&state, move |svc| svc.pki_recovery_approve(&c, &id)).await?;
+    Ok(Json(to_json(&r)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DownloadBody {
+    password: String,
+}
+
+async fn pki_recovery_download(
+    State(state): State<AppState>,
+    c: CallerExt,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<DownloadBody>,
+) -> ApiResult {
+    let c = caller(&c)?;
+    let password = zeroize::Zeroizing::new(b.password);
+    let p12 = blocking(&state, move |svc| svc.pki_recovery_download(&c, &id, &password)).await?;
+    Ok(Json(json!({"pkcs12": B64.encode(&*p12)})))
 }
 
 fn schedule_json(s: &Option<keyward_store::ScheduleRow>, runs: &[keyward_store::BackupRunRow]) -> Value {

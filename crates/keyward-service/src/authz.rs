@@ -50,6 +50,14 @@ pub enum Action<'a> {
     Restore,
     /// Run the doctor's checks.
     Doctor,
+    /// Enroll people, revoke certificates, manage officers, open and complete recoveries.
+    ManagePki,
+    /// Read the people directory, certificates and recovery history.
+    ReadPki,
+    /// Approve a recovery (the caller must also be a registered officer).
+    ApproveRecovery,
+    /// Open a recovery request and, once approved, download it.
+    RequestRecovery,
 }
 
 impl Action<'_> {
@@ -68,6 +76,10 @@ impl Action<'_> {
             Action::Backup => "take backups".into(),
             Action::Restore => "restore backups".into(),
             Action::Doctor => "run the doctor's checks".into(),
+            Action::ManagePki => "manage certificates and escrow".into(),
+            Action::ReadPki => "read the certificate directory".into(),
+            Action::ApproveRecovery => "approve key recoveries".into(),
+            Action::RequestRecovery => "request key recoveries".into(),
         }
     }
 }
@@ -77,7 +89,8 @@ pub fn authorize(caller: &Caller, action: Action<'_>) -> Result<()> {
     let allowed = match (caller.role, action) {
         (Admin, _) => true,
         (Operator, Action::ReadKey(_) | Action::ManageKey(_) | Action::UseKey(_) | Action::ListKeys) => true,
-        (Operator, Action::Seal | Action::ReadAudit) => true,
+        (Operator, Action::Seal | Action::ReadAudit | Action::ReadPki) => true,
+        (Officer, Action::ApproveRecovery | Action::RequestRecovery) => true,
         (Backup, Action::ReadKey(_) | Action::ListKeys | Action::ReadAudit | Action::Backup) => true,
         (App, Action::ReadKey(n) | Action::UseKey(n) | Action::FetchKey(n)) => caller.in_scope(n),
         (App, Action::ListKeys) => true,

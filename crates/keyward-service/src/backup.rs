@@ -17,7 +17,7 @@ use keyward_backup::{
 use keyward_crypto::{LoadedKey, Secret, SignatureScheme};
 use keyward_seal::{Keyring, SealConfig, StartupSecret, WrappedDataKey};
 use keyward_store::{
-    AuditEntry, AuditRow, ComponentRow, DataDir, IdentityRow, KeyVersionRow, KeyringRow, Mutation, ObjectRow,
+    AuditEntry, AuditRow, ComponentRow, DataDir, IdentityRow, KeyVersionRow, KeyringRow, Mutation, ObjectRow, PkiRow,
     RestoreLoader, Store, TokenRow,
 };
 use keyward_types::{Capability, Component, KeyState, KeyType};
@@ -77,6 +77,19 @@ fn token_record(t: TokenRow) -> Record {
         expires_at: t.expires_at,
         revoked_at: t.revoked_at,
     }
+}
+
+fn pki_record(r: PkiRow) -> Result<Record> {
+    Ok(Record::Pki {
+        doc: serde_json::from_str(&r.doc).map_err(|e| corrupt(format!("pki record {}/{}: {e}", r.kind, r.id)))?,
+        secret: r.secret.map(|s| B64.encode(s)),
+        kind: r.kind,
+        id: r.id,
+        parent: r.parent,
+        lookup: r.lookup,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    })
 }
 
 fn audit_record(a: AuditRow) -> Record {
@@ -195,6 +208,18 @@ fn record_row(r: Record) -> Result<Row> {
                 revoked_at,
             }))
         }
+        Record::Pki { kind, id, parent, lookup, doc, secret, created_at, updated_at } => {
+            Row::Mutation(Mutation::PutPki(PkiRow {
+                doc: doc.to_string(),
+                secret: secret.map(|s| b64("pki secret", &s)).transpose()?,
+                kind,
+                id,
+                parent,
+                lookup,
+                created_at,
+                updated_at,
+            }))
+        }
         Record::Audit { seq, at, actor, action, target, outcome, detail, prev_hash, hash } => Row::Audit(AuditRow {
             seq,
             entry: AuditEntry { at, actor, action, target, outcome, detail },
@@ -243,6 +268,28 @@ impl BackupOptions {
     fn wants(&self, c: Component) -> bool {
         self.components.as_ref().is_none_or(|cs| cs.contains(&c))
     }
+
+    /// The components this backup of `info` holds: those asked for (all by default) that the
+    /// node has; an optional component that is not installed is refused when asked for by name.
+    fn included(&self, info: &keyward_store::SnapshotInfo) -> Result<Vec<Component>> {
+        let mut out = Vec::new();
+        for c in Component::ALL {
+            if !self.wants(*c) {
+                continue;
+            }
+            if !c.is_required() && !info.components.iter().any(|i| i.name == c.as_str()) {
+                if self.components.is_some() {
+                    return Err(Error::invalid(
+                        "components",
+                        format!("the {c} component is not installed on this node, so it cannot be backed up"),
+                    ));
+                }
+                continue;
+            }
+            out.push(*c);
+        }
+        Ok(out)
+    }
 }
 
 /// Writes a backup of `store` at one consistent instant to `out`. With `mac_key` (derived from
@@ -265,10 +312,13 @@ pub fn write_backup_of<W: Write + Send + 'static>(
     mac_key: Option<&Secret>,
 ) -> Result<(W, WriteSummary)> {
     let info = snap.info().clone();
+    let included = opts.included(&info)?;
+    // Version 1 unless a component needs a later one: older readers can read what they can.
+    let format = included.iter().map(|c| keyward_backup::first_format_with(c.as_str())).max().unwrap_or(1);
     let seal_config: serde_json::Value =
         serde_json::from_str(&info.seal_config).map_err(|e| corrupt(format!("the seal configuration: {e}")))?;
     let manifest = Manifest {
-        format: keyward_backup::FORMAT_VERSION,
+        format,
         keyward_version: crate::VERSION.into(),
         created_at: now(),
         taken: opts.taken.into(),
@@ -304,7 +354,7 @@ pub fn write_backup_of<W: Write + Send + 'static>(
         let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(8);
         let progress = opts.progress.clone();
         let encoder = scope.spawn(move || encode_archive(out, rx, manifest, mac_key, progress));
-        let read = read_snapshot(snap, &info, opts, &tx);
+        let read = read_snapshot(snap, &info, &included, &tx);
         let sent = match read {
             Ok(()) => tx.send(Batch::Finish).is_ok(),
             Err(_) => false,
@@ -326,6 +376,7 @@ enum Batch {
     Tokens(Vec<TokenRow>),
     Keys(Vec<(ObjectRow, Vec<KeyVersionRow>)>),
     Audit(Vec<AuditRow>),
+    Pki(Vec<PkiRow>),
     End,
     /// Only an explicit end finishes the archive: a reader that stops early leaves none.
     Finish,
@@ -336,17 +387,14 @@ const BATCH: usize = 512;
 fn read_snapshot(
     snap: &keyward_store::Snapshot,
     info: &keyward_store::SnapshotInfo,
-    opts: &BackupOptions,
+    included: &[Component],
     tx: &std::sync::mpsc::SyncSender<Batch>,
 ) -> Result<()> {
     let stopped = || corrupt("the backup encoder stopped");
     let send = |b: Batch| tx.send(b).map_err(|_| stopped());
     let version_of =
         |name: &str| info.components.iter().find(|c| c.name == name).map(|c| c.schema_version).unwrap_or(0);
-    for c in [Component::Config, Component::Directory, Component::Keys, Component::Audit] {
-        if !opts.wants(c) {
-            continue;
-        }
+    for &c in included {
         send(Batch::Begin(c.as_str(), version_of(c.as_str())))?;
         match c {
             Component::Config => send(Batch::Records(config_records(info)))?,
@@ -383,6 +431,17 @@ fn read_snapshot(
                 })?;
                 send(Batch::Audit(batch))?;
             }
+            Component::Pki => {
+                let mut batch = Vec::with_capacity(BATCH);
+                snap.for_each_pki(|r| -> Result<()> {
+                    batch.push(r);
+                    if batch.len() == BATCH {
+                        send(Batch::Pki(std::mem::take(&mut batch)))?;
+                    }
+                    Ok(())
+                })?;
+                send(Batch::Pki(batch))?;
+            }
         }
         send(Batch::End)?;
     }
@@ -396,7 +455,8 @@ fn encode_archive<W: Write + Send + 'static>(
     mac_key: Option<Secret>,
     progress: Progress,
 ) -> Result<(W, WriteSummary)> {
-    let mut w = ArchiveWriter::new(out, WriterOptions::default()).map_err(archive_err)?;
+    let mut w = ArchiveWriter::new(out, WriterOptions { format: manifest.format, ..Default::default() })
+        .map_err(archive_err)?;
     let put = |w: &mut ArchiveWriter<W>, r: Record| {
         progress.tick();
         w.record(&r).map_err(archive_err)
@@ -425,6 +485,11 @@ fn encode_archive<W: Write + Send + 'static>(
             Batch::Audit(rows) => {
                 for a in rows {
                     put(&mut w, audit_record(a))?;
+                }
+            }
+            Batch::Pki(rows) => {
+                for r in rows {
+                    put(&mut w, pki_record(r)?)?;
                 }
             }
             Batch::End => w.end_component().map_err(archive_err)?,
@@ -558,6 +623,17 @@ pub fn verify_archive<R: Read + Seek>(
                     _ => problems.push(format!("key {name:?} has an unknown type or state ({key_type}, {state})")),
                 }
             }
+            Record::Pki { kind, id, secret: Some(blob), .. } => {
+                let opened = B64
+                    .decode(&blob)
+                    .ok()
+                    .and_then(|b| u.keyring.open_blob(&crate::pki::secret_context(&kind, &id), &b).ok());
+                match opened {
+                    Some(key) if keyward_crypto::primitives::private_kind(key.expose()).is_ok() => keys_decrypted += 1,
+                    Some(_) => problems.push(format!("pki {kind} {id}: its private key is not a valid PKCS#8 key")),
+                    None => problems.push(format!("pki {kind} {id}: its private key does not decrypt")),
+                }
+            }
             Record::KeyVersion { object_id, version, material: Some(blob), .. } => {
                 let Some((name, key_type, state)) = objects.get(&object_id) else {
                     problems.push(format!("key version {version} of {object_id} has no key record before it"));
@@ -676,6 +752,7 @@ struct Merge {
     live_servers: std::collections::HashSet<String>,
     /// Objects whose backup versions are to be written.
     take_versions: std::collections::HashSet<String>,
+    live_pki: HashMap<(String, String), PkiRow>,
     skipped_audit: u64,
 }
 
@@ -686,7 +763,10 @@ pub fn restore_archive(dir: &DataDir, archive: &Path, opts: &RestoreOptions) -> 
     let io = |source| keyward_backup::Error::Io { doing: "open the backup", source };
     let manifest = keyward_backup::read_manifest(std::fs::File::open(archive).map_err(io)?)?;
     let merge = opts.mode == RestoreMode::Merge;
-    let wanted: Vec<Component> = opts.components.clone().unwrap_or_else(|| Component::ALL.to_vec());
+    // A whole-node restore takes every required component and the optional ones the backup has.
+    let wanted: Vec<Component> = opts.components.clone().unwrap_or_else(|| {
+        Component::ALL.iter().copied().filter(|c| c.is_required() || manifest.component(c.as_str()).is_some()).collect()
+    });
     for c in &wanted {
         if manifest.component(c.as_str()).is_none() {
             if opts.components.is_none() && !merge {
@@ -751,6 +831,10 @@ pub fn restore_archive(dir: &DataDir, archive: &Path, opts: &RestoreOptions) -> 
             Ok(())
         })?;
         m.live_servers = snap.info().servers.iter().map(|s| s.server_id.clone()).collect();
+        snap.for_each_pki(|r| -> Result<()> {
+            m.live_pki.insert((r.kind.clone(), r.id.clone()), r);
+            Ok(())
+        })?;
     }
 
     let restores = |c: &str| wanted.iter().any(|w| w.as_str() == c);
@@ -805,12 +889,19 @@ pub fn restore_archive(dir: &DataDir, archive: &Path, opts: &RestoreOptions) -> 
                 return Ok(());
             }
             Row::Mutation(Mutation::PutToken(t)) if merge && m.live_tokens.contains(&t.id) => return Ok(()),
+            Row::Mutation(Mutation::PutPki(r)) if merge => match merge_pki(&mut m, &mut report, r) {
+                Some(mutation) => Row::Mutation(mutation),
+                None => return Ok(()),
+            },
             Row::Mutation(Mutation::PutComponent(_) | Mutation::SetSchedule(_)) if merge => return Ok(()),
             // An optional component's registration brings its tables with it.
             Row::Mutation(Mutation::PutComponent(c))
                 if keyward_store::components::spec(&c.name).is_some_and(|s| !s.required) =>
             {
-                Row::Mutation(Mutation::AddComponent { name: c.name, installed_at: c.installed_at })
+                if let Some(loader) = loader.as_mut() {
+                    loader.ensure_component(&c.name, &c.installed_at).map_err(|e| encode(e.into()))?;
+                }
+                return Ok(());
             }
             // The restored tables are at this binary's versions unless the versions are kept.
             Row::Mutation(Mutation::PutComponent(mut c)) if !opts.keep_schema_versions => {
@@ -826,7 +917,22 @@ pub fn restore_archive(dir: &DataDir, archive: &Path, opts: &RestoreOptions) -> 
             other => other,
         };
         let Some(loader) = loader.as_mut() else { return Ok(()) };
+        if let Row::Mutation(Mutation::PutPki(_)) = &row {
+            // A restore of only the pki component onto a node that never had it installs it.
+            loader.ensure_component("pki", &now()).map_err(|e| encode(e.into()))?;
+        }
         match row {
+            Row::Mutation(Mutation::PutPki(r)) if merge => match loader.put(&Mutation::PutPki(r.clone())) {
+                Err(keyward_store::Error::Duplicate { what }) => {
+                    report.conflicts.push(Conflict {
+                        object_id: format!("pki/{}/{}", r.kind, r.id),
+                        name: r.lookup.clone().unwrap_or_default(),
+                        resolution: format!("not added: {what} locally under another id"),
+                    });
+                    Ok(())
+                }
+                other => other,
+            },
             Row::Mutation(m) => loader.put(&m),
             Row::Audit(a) => loader.put_audit(&a),
             Row::Identity(_) => Ok(()),
@@ -1038,6 +1144,37 @@ fn merge_object(m: &mut Merge, report: &mut RestoreReport, o: ObjectRow) -> Opti
     }
 }
 
+/// Decides what a merge does with one backed-up pki record: the same rule as for keys.
+fn merge_pki(m: &mut Merge, report: &mut RestoreReport, r: PkiRow) -> Option<Mutation> {
+    let id = format!("pki/{}/{}", r.kind, r.id);
+    match m.live_pki.get(&(r.kind.clone(), r.id.clone())) {
+        None => Some(Mutation::PutPki(r)),
+        Some(local) if *local == r => None,
+        Some(local) if local.updated_at >= r.updated_at => {
+            report.conflicts.push(Conflict {
+                object_id: id,
+                name: r.lookup.clone().unwrap_or_default(),
+                resolution: format!(
+                    "kept the local state (changed {}, the backup's {})",
+                    local.updated_at, r.updated_at
+                ),
+            });
+            None
+        }
+        Some(local) => {
+            report.conflicts.push(Conflict {
+                object_id: id,
+                name: r.lookup.clone().unwrap_or_default(),
+                resolution: format!(
+                    "took the backup's newer state (changed {}, local {})",
+                    r.updated_at, local.updated_at
+                ),
+            });
+            Some(Mutation::PutPki(r))
+        }
+    }
+}
+
 /// Copies the components that are not being restored from the live store into the new one.
 fn copy_live_components(
     snap: &keyward_store::Snapshot,
@@ -1058,7 +1195,15 @@ fn copy_live_components(
             Component::Config => {
                 *identity = Some(info.identity.clone());
                 for comp in &info.components {
-                    loader.put(&Mutation::PutComponent(comp.clone()))?;
+                    if keyward_store::components::spec(&comp.name).is_some_and(|s| !s.required) {
+                        // An optional component's registration comes with its tables.
+                        loader.ensure_component(&comp.name, &comp.installed_at)?;
+                    } else {
+                        loader.put(&Mutation::PutComponent(comp.clone()))?;
+                    }
+                }
+                if let Some(schedule) = &info.schedule {
+                    loader.put(&Mutation::SetSchedule(schedule.clone()))?;
                 }
                 for server in &info.servers {
                     loader.put(&Mutation::PutServer(server.clone()))?;
@@ -1075,6 +1220,7 @@ fn copy_live_components(
                 Ok(())
             })?,
             Component::Audit => snap.for_each_audit(|a| -> Result<()> { Ok(loader.put_audit(&a)?) })?,
+            Component::Pki => snap.for_each_pki(|r| -> Result<()> { Ok(loader.put(&Mutation::PutPki(r))?) })?,
         }
     }
     Ok(())

@@ -76,6 +76,15 @@ impl Service {
         if self.store().registry()?.iter().any(|r| r.name == name) {
             return Err(Error::invalid("component", format!("{name} is already installed")));
         }
+        if name == "pki" {
+            // The component is its CA: both arrive in one transaction.
+            self.pki_install(caller, &crate::pki::CaInit::default())?;
+            return self
+                .component_list(caller)?
+                .into_iter()
+                .find(|c| c.name == name)
+                .ok_or_else(|| Error::invalid("component", "vanished after install"));
+        }
         self.commit(vec![Mutation::AddComponent { name: name.into(), installed_at: now() }])?;
         self.component_list(caller)?
             .into_iter()
@@ -83,8 +92,16 @@ impl Service {
             .ok_or_else(|| Error::invalid("component", "vanished after install"))
     }
 
-    /// Uninstalls an optional component: drops its data and its registration together.
-    pub fn component_remove(&self, caller: &Caller, name: &str) -> Result<()> {
+    /// Uninstalls an optional component: drops its data and its registration together. One
+    /// that holds keys or certificates goes only with `force`, and only after a verified full
+    /// backup was written into `backup_dir` (returned).
+    pub fn component_remove(
+        &self,
+        caller: &Caller,
+        name: &str,
+        force: bool,
+        backup_dir: &Path,
+    ) -> Result<Option<PathBuf>> {
         authorize(caller, Action::Restore)?;
         let s = spec(name).ok_or_else(|| Error::invalid("component", format!("no component named {name:?}")))?;
         if s.required {
@@ -93,8 +110,36 @@ impl Service {
         if !self.store().registry()?.iter().any(|r| r.name == name) {
             return Err(Error::invalid("component", format!("{name} is not installed")));
         }
+        let mut backup = None;
+        if s.holds_secrets {
+            if !force {
+                return Err(Error::invalid(
+                    "component",
+                    format!(
+                        "{name} holds keys or certificates: removing it destroys them. Pass --force to remove it; a verified backup is written first"
+                    ),
+                ));
+            }
+            std::fs::create_dir_all(backup_dir).map_err(|e| {
+                Error::Backup(keyward_backup::Error::Io { doing: "create the backup directory", source: e })
+            })?;
+            let out = backup_dir.join(format!("pre-remove-{name}-{}.kwb", now().replace(':', "")));
+            self.backup_to_file(&out)?;
+            backup = Some(out);
+        }
         self.commit(vec![Mutation::RemoveComponent { name: name.into() }])?;
-        Ok(())
+        self.record(
+            AuditEntry {
+                at: now(),
+                actor: caller.id.clone(),
+                action: "component remove".into(),
+                target: name.into(),
+                outcome: "ok".into(),
+                detail: backup.as_ref().map(|b| format!("backup {}", b.display())).unwrap_or_default(),
+            },
+            AuditDurability::Wait,
+        )?;
+        Ok(backup)
     }
 
     pub fn schedule_set(&self, caller: &Caller, every_secs: u64, directory: &Path, keep: u32) -> Result<ScheduleRow> {
@@ -188,7 +233,35 @@ impl Service {
         let prefix = format!("{}-", self.identity().server_name);
         let name = format!("{prefix}{}.kwb", now().replace(':', ""));
         let out = dir.join(&name);
+        let change_seq = self.backup_to_file(&out)?;
+        let bytes = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+        // Keep the newest `keep` scheduled backups of this server in the directory.
+        let mut ours: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(io)?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".kwb"))
+            })
+            .collect();
+        ours.sort();
+        let excess = ours.len().saturating_sub(schedule.keep as usize);
+        for old in ours.iter().take(excess) {
+            let _ = std::fs::remove_file(old);
+        }
+        Ok((out, bytes, change_seq))
+    }
+
+    /// Writes a full online backup to `out`: under a temporary name, fsynced, read back and
+    /// checked, then renamed. Returns the change-log point it is consistent at.
+    pub(crate) fn backup_to_file(&self, out: &Path) -> Result<u64> {
+        let io = |e: std::io::Error| Error::Backup(keyward_backup::Error::Io { doing: "write a backup", source: e });
+        let dir = out.parent().unwrap_or(Path::new("."));
+        let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let tmp = dir.join(format!(".{name}.partial"));
+        let out = out.to_path_buf();
         let mac_key = self.backup_mac_key()?;
         let result = (|| -> Result<u64> {
             let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp).map_err(io)?;
@@ -208,30 +281,12 @@ impl Service {
             std::fs::rename(&tmp, &out).map_err(io)?;
             Ok(summary.manifest.change_seq)
         })();
-        let change_seq = match result {
-            Ok(c) => c,
+        match result {
+            Ok(c) => Ok(c),
             Err(e) => {
                 let _ = std::fs::remove_file(&tmp);
-                return Err(e);
+                Err(e)
             }
-        };
-        let bytes = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
-        // Keep the newest `keep` scheduled backups of this server in the directory.
-        let mut ours: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .map_err(io)?
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| {
-                p.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".kwb"))
-            })
-            .collect();
-        ours.sort();
-        let excess = ours.len().saturating_sub(schedule.keep as usize);
-        for old in ours.iter().take(excess) {
-            let _ = std::fs::remove_file(old);
         }
-        Ok((out, bytes, change_seq))
     }
 }

@@ -81,6 +81,7 @@ pub fn examine(dir: &DataDir, opts: &DoctorOptions) -> Result<Vec<Finding>> {
     if let Ok(snap) = Snapshot::open_read_only(&db) {
         check_change_log(&db, &mut out)?;
         check_audit(&snap, &mut out);
+        check_pki(&snap, &mut out);
     }
     check_disk(dir, &mut out);
     check_tls(opts, &mut out);
@@ -272,6 +273,93 @@ fn check_audit(snap: &Snapshot, out: &mut Vec<Finding>) {
             Severity::Error,
             format!("the audit log's hash chain is broken at record {seq}: a record was altered or removed"),
             "keep this data directory as evidence; compare with the audit log in your backups",
+        ));
+    }
+}
+
+/// The certificate authority of the `pki` component: a CA that can issue, CA certificates not
+/// about to expire, CRLs that are current.
+fn check_pki(snap: &Snapshot, out: &mut Vec<Finding>) {
+    if !snap.info().components.iter().any(|c| c.name == "pki") {
+        return;
+    }
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let mut active = 0;
+    let mut rows = Vec::new();
+    let _ = snap.for_each_pki(|r| -> std::result::Result<(), keyward_store::Error> {
+        if r.kind == "ca" || r.kind == "crl" {
+            rows.push(r);
+        }
+        Ok(())
+    });
+    for r in rows {
+        let doc: serde_json::Value = serde_json::from_str(&r.doc).unwrap_or_default();
+        match r.kind.as_str() {
+            "ca" => {
+                let generation = &doc["generation"];
+                match doc["status"].as_str() {
+                    Some("pending") => out.push(finding(
+                        "pki-ca",
+                        Severity::Warning,
+                        format!("CA generation {generation} is an intermediate waiting for its certificate"),
+                        "have the external root sign its CSR (keyward pki ca show), then keyward pki ca import",
+                    )),
+                    Some("active") => {
+                        active += 1;
+                        let info = doc["cert"]
+                            .as_str()
+                            .and_then(|c| base64::Engine::decode(&base64::engine::general_purpose::STANDARD, c).ok())
+                            .and_then(|der| keyward_pki::cert_info(&der).ok());
+                        match info {
+                            None => out.push(finding(
+                                "pki-ca",
+                                Severity::Error,
+                                format!("the certificate of CA generation {generation} cannot be read"),
+                                "restore the pki component from a backup (keyward restore --components pki)",
+                            )),
+                            Some(i) if i.not_after <= now => out.push(finding(
+                                "pki-ca",
+                                Severity::Error,
+                                format!("the CA certificate (generation {generation}) has expired: nothing it issued validates"),
+                                "start a new CA generation: keyward pki ca rotate",
+                            )),
+                            Some(i) if i.not_after - now < 90 * 86_400 => out.push(finding(
+                                "pki-ca",
+                                Severity::Warning,
+                                format!(
+                                    "the CA certificate (generation {generation}) expires in {} days",
+                                    (i.not_after - now) / 86_400
+                                ),
+                                "start a new CA generation before it expires: keyward pki ca rotate",
+                            )),
+                            Some(_) => {}
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ => {
+                let stale = doc["next_update"]
+                    .as_str()
+                    .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
+                    .is_none_or(|t| t <= SystemTime::now());
+                if stale {
+                    out.push(finding(
+                        "pki-crl",
+                        Severity::Error,
+                        format!("the CRL of CA {} is past its next update: relying parties reject it", r.id),
+                        "run the server unsealed: it re-signs CRLs when half their validity has passed",
+                    ));
+                }
+            }
+        }
+    }
+    if active == 0 {
+        out.push(finding(
+            "pki-ca",
+            Severity::Error,
+            "the pki component has no active CA: no certificate can be issued".into(),
+            "import the pending intermediate's certificate (keyward pki ca import) or keyward pki ca rotate",
         ));
     }
 }

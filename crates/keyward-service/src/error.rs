@@ -46,6 +46,12 @@ pub enum Error {
     NotExportable { name: String },
     #[error("too many failed unseal attempts: retry in {retry_after_secs} s")]
     Throttled { retry_after_secs: u64 },
+    #[error("{what} does not exist")]
+    NotFound { what: String },
+    #[error("refused: {reason}")]
+    Refused { reason: String },
+    #[error(transparent)]
+    Pki(#[from] keyward_pki::Error),
     #[error(transparent)]
     Seal(#[from] keyward_seal::Error),
     #[error(transparent)]

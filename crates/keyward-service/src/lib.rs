@@ -19,6 +19,7 @@ mod error;
 mod init;
 mod keys;
 pub mod managed;
+pub mod pki;
 mod seal_ops;
 mod tokens;
 
@@ -79,6 +80,9 @@ pub struct Service {
     /// Serializes read-modify-write changes of object rows (state, attributes, versions), so two
     /// concurrent changes of one object cannot lose one of them. Key use never takes it.
     row_writes: Mutex<()>,
+    /// Serializes changes of `pki` records (token redemption, approvals, revocations), so a
+    /// token is redeemed once and no approval or revocation is lost.
+    pki_writes: Mutex<()>,
 }
 
 #[derive(Default)]
@@ -110,6 +114,7 @@ impl Service {
             loaded: RwLock::new(HashMap::new()),
             rows: RwLock::new(RowCache::default()),
             row_writes: Mutex::new(()),
+            pki_writes: Mutex::new(()),
         })
     }
 

@@ -26,6 +26,8 @@ pub struct ComponentSpec {
     /// For optional components: the statements that create its tables at `version`. Required
     /// components are created with the store.
     pub create: &'static str,
+    /// Whether it keeps keys or certificates: removing it then needs `--force` and a backup.
+    pub holds_secrets: bool,
 }
 
 /// Every component this binary knows, in dependency order.
@@ -37,6 +39,7 @@ pub const COMPONENTS: &[ComponentSpec] = &[
         depends_on: &[],
         tables: &["meta", "seal", "keyring", "components", "org_servers"],
         create: "",
+        holds_secrets: false,
     },
     ComponentSpec {
         name: "directory",
@@ -45,6 +48,7 @@ pub const COMPONENTS: &[ComponentSpec] = &[
         depends_on: &["config"],
         tables: &["tokens"],
         create: "",
+        holds_secrets: false,
     },
     ComponentSpec {
         name: "keys",
@@ -53,6 +57,7 @@ pub const COMPONENTS: &[ComponentSpec] = &[
         depends_on: &["config"],
         tables: &["objects", "key_versions"],
         create: "",
+        holds_secrets: true,
     },
     ComponentSpec {
         name: "audit",
@@ -61,6 +66,7 @@ pub const COMPONENTS: &[ComponentSpec] = &[
         depends_on: &["config"],
         tables: &["audit"],
         create: "",
+        holds_secrets: false,
     },
     ComponentSpec {
         name: "scheduler",
@@ -69,8 +75,36 @@ pub const COMPONENTS: &[ComponentSpec] = &[
         depends_on: &["config"],
         tables: &["backup_schedule", "backup_runs"],
         create: SCHEDULER_V1,
+        holds_secrets: false,
+    },
+    ComponentSpec {
+        name: "pki",
+        version: 1,
+        required: false,
+        depends_on: &["config", "keys"],
+        tables: &["pki_records"],
+        create: PKI_V1,
+        holds_secrets: true,
     },
 ];
+
+/// The optional `pki` component: the certificate authority, people, certificates, escrowed
+/// keys and recoveries, as records whose fields the service defines per kind (docs/pki.md).
+const PKI_V1: &str = "
+CREATE TABLE pki_records (
+    kind       TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    parent     TEXT,
+    lookup     TEXT,
+    doc        TEXT NOT NULL,
+    secret     BLOB,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+);
+CREATE UNIQUE INDEX pki_records_lookup ON pki_records(kind, lookup) WHERE lookup IS NOT NULL;
+CREATE INDEX pki_records_parent ON pki_records(kind, parent);
+";
 
 /// The optional `scheduler` component: the server takes backups on a schedule.
 const SCHEDULER_V1: &str = "

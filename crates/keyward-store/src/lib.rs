@@ -40,6 +40,8 @@ pub enum Error {
     NeedsUpgrade { name: String, found: u32, current: u32 },
     #[error("a key named {name:?} already exists")]
     NameTaken { name: String },
+    #[error("{what} already exists")]
+    Duplicate { what: String },
     #[error("no object with id {id}")]
     NoSuchObject { id: String },
     #[error(
@@ -118,6 +120,13 @@ pub trait Store: Send + Sync + 'static {
     fn schedule(&self) -> Result<Option<ScheduleRow>>;
     /// The newest scheduled backup runs, newest first.
     fn backup_runs(&self, limit: u32) -> Result<Vec<BackupRunRow>>;
+
+    /// A `pki` record by kind and id (the component must be installed).
+    fn pki_get(&self, kind: &str, id: &str) -> Result<Option<PkiRow>>;
+    /// A `pki` record by kind and its unique `lookup`.
+    fn pki_lookup(&self, kind: &str, lookup: &str) -> Result<Option<PkiRow>>;
+    /// Every `pki` record of a kind, or of a kind under one parent, oldest first.
+    fn pki_list(&self, kind: &str, parent: Option<&str>) -> Result<Vec<PkiRow>>;
 
     fn object(&self, id: &str) -> Result<Option<ObjectRow>>;
     fn object_by_name(&self, name: &str) -> Result<Option<ObjectRow>>;

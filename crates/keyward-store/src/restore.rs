@@ -68,6 +68,18 @@ impl RestoreLoader {
         apply_row(&self.conn, m)
     }
 
+    /// Installs an optional component (tables and registration) unless it already is.
+    pub fn ensure_component(&mut self, name: &str, installed_at: &str) -> Result<()> {
+        let registered: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM components WHERE name = ?1", params![name], |r| r.get(0))
+            .map_err(db("reading the component registry"))?;
+        if registered == 0 {
+            apply_row(&self.conn, &Mutation::AddComponent { name: name.into(), installed_at: installed_at.into() })?;
+        }
+        Ok(())
+    }
+
     pub fn put_audit(&mut self, row: &AuditRow) -> Result<()> {
         let e = &row.entry;
         self.conn

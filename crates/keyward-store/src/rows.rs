@@ -160,6 +160,40 @@ pub enum Mutation {
     SetSchedule(ScheduleRow),
     /// One scheduled backup, started or finished.
     PutBackupRun(BackupRunRow),
+    /// A record of the optional `pki` component, inserted or replaced whole. Fails with
+    /// `Duplicate` when another record of its kind has the same `lookup`.
+    PutPki(PkiRow),
+}
+
+/// One record of the `pki` component: a CA, a person, an enrollment token, a certificate, an
+/// escrowed key, an officer, the recovery policy, a recovery request, an approval or a CRL.
+/// The service owns the meaning of `doc` (JSON) per kind; the store keeps and indexes it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PkiRow {
+    pub kind: String,
+    pub id: String,
+    /// The record it belongs to (a certificate's person, an approval's request), if any.
+    pub parent: Option<String>,
+    /// A second key, unique within the kind (a person's email, a token's hash).
+    pub lookup: Option<String>,
+    /// The record's fields as a JSON object.
+    pub doc: String,
+    /// A barrier blob (a CA's or an escrowed private key), if the record holds a secret.
+    #[serde(with = "b64::option")]
+    pub secret: Option<Vec<u8>>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl std::fmt::Debug for PkiRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PkiRow")
+            .field("kind", &self.kind)
+            .field("id", &self.id)
+            .field("parent", &self.parent)
+            .field("secret", &self.secret.as_ref().map(|m| m.len()))
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,6 +231,7 @@ impl Mutation {
             Mutation::AddComponent { name, .. } | Mutation::RemoveComponent { name } => ("component", name.clone()),
             Mutation::SetSchedule(_) => ("schedule", String::new()),
             Mutation::PutBackupRun(r) => ("backup_run", r.id.to_string()),
+            Mutation::PutPki(r) => ("pki", format!("{}/{}", r.kind, r.id)),
         }
     }
 }

@@ -74,6 +74,22 @@ impl Snapshot {
         &self.info
     }
 
+    /// Every record of the `pki` component (none when it is not installed), by kind and id.
+    pub fn for_each_pki<E: From<Error>>(&self, mut f: impl FnMut(PkiRow) -> Result<(), E>) -> Result<(), E> {
+        if !self.info.components.iter().any(|c| c.name == "pki") {
+            return Ok(());
+        }
+        let mut stmt = self
+            .conn
+            .prepare(&format!("SELECT {} FROM pki_records ORDER BY kind, id", crate::sqlite::PKI_COLUMNS))
+            .map_err(db("reading the pki component"))?;
+        let rows = stmt.query_map([], crate::sqlite::pki_row).map_err(db("reading the pki component"))?;
+        for row in rows {
+            f(row.map_err(db("reading the pki component"))?)?;
+        }
+        Ok(())
+    }
+
     pub fn for_each_token<E: From<Error>>(&self, mut f: impl FnMut(TokenRow) -> Result<(), E>) -> Result<(), E> {
         let mut stmt = self
             .conn

@@ -106,6 +106,21 @@ CREATE TABLE audit (
 );
 "#;
 
+pub(crate) const PKI_COLUMNS: &str = "kind, id, parent, lookup, doc, secret, created_at, updated_at";
+
+pub(crate) fn pki_row(r: &Row<'_>) -> rusqlite::Result<PkiRow> {
+    Ok(PkiRow {
+        kind: r.get(0)?,
+        id: r.get(1)?,
+        parent: r.get(2)?,
+        lookup: r.get(3)?,
+        doc: r.get(4)?,
+        secret: r.get(5)?,
+        created_at: r.get(6)?,
+        updated_at: r.get(7)?,
+    })
+}
+
 enum Job {
     Commit(Vec<Mutation>, SyncSender<Result<Committed>>),
     Audit(AuditEntry, Option<SyncSender<Result<()>>>),
@@ -517,6 +532,24 @@ pub(crate) fn apply_row(tx: &Connection, m: &Mutation) -> Result<()> {
             )
             .map_err(d)?;
         }
+        Mutation::PutPki(r) => {
+            let result = exec(
+                tx,
+                "INSERT OR REPLACE INTO pki_records(kind, id, parent, lookup, doc, secret, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![r.kind, r.id, r.parent, r.lookup, r.doc, r.secret, r.created_at, r.updated_at],
+            );
+            match result {
+                Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+                    return Err(Error::Duplicate {
+                        what: format!("a {} with {:?}", r.kind, r.lookup.as_deref().unwrap_or_default()),
+                    });
+                }
+                other => {
+                    other.map_err(d)?;
+                }
+            }
+        }
         Mutation::PutServer(v) => {
             exec(
                 tx,
@@ -912,6 +945,41 @@ impl Store for SqliteStore {
 
     fn registry(&self) -> Result<Vec<crate::components::Registered>> {
         self.read(crate::components::registered)
+    }
+
+    fn pki_get(&self, kind: &str, id: &str) -> Result<Option<PkiRow>> {
+        self.read(|c| {
+            c.prepare_cached(&format!("SELECT {PKI_COLUMNS} FROM pki_records WHERE kind = ?1 AND id = ?2"))
+                .and_then(|mut s| s.query_row(params![kind, id], pki_row).optional())
+                .map_err(db("reading the pki component (is it installed?)"))
+        })
+    }
+
+    fn pki_lookup(&self, kind: &str, lookup: &str) -> Result<Option<PkiRow>> {
+        self.read(|c| {
+            c.prepare_cached(&format!("SELECT {PKI_COLUMNS} FROM pki_records WHERE kind = ?1 AND lookup = ?2"))
+                .and_then(|mut s| s.query_row(params![kind, lookup], pki_row).optional())
+                .map_err(db("reading the pki component (is it installed?)"))
+        })
+    }
+
+    fn pki_list(&self, kind: &str, parent: Option<&str>) -> Result<Vec<PkiRow>> {
+        self.read(|c| {
+            let doing = db("reading the pki component (is it installed?)");
+            let rows = match parent {
+                Some(p) => c
+                    .prepare_cached(&format!(
+                        "SELECT {PKI_COLUMNS} FROM pki_records WHERE kind = ?1 AND parent = ?2 ORDER BY created_at, id"
+                    ))
+                    .and_then(|mut s| s.query_map(params![kind, p], pki_row)?.collect::<rusqlite::Result<Vec<_>>>()),
+                None => c
+                    .prepare_cached(&format!(
+                        "SELECT {PKI_COLUMNS} FROM pki_records WHERE kind = ?1 ORDER BY created_at, id"
+                    ))
+                    .and_then(|mut s| s.query_map(params![kind], pki_row)?.collect::<rusqlite::Result<Vec<_>>>()),
+            };
+            rows.map_err(doing)
+        })
     }
 
     fn schedule(&self) -> Result<Option<ScheduleRow>> {

@@ -257,6 +257,7 @@ vocabulary! {
         Operator => "operator",
         Backup => "backup",
         App => "app",
+        Officer => "officer",
     }
 }
 
@@ -268,6 +269,14 @@ vocabulary! {
         Directory => "directory",
         Config => "config",
         Audit => "audit",
+        Pki => "pki",
+    }
+}
+
+impl Component {
+    /// Whether every node has it; optional components are in a backup only when installed.
+    pub fn is_required(self) -> bool {
+        !matches!(self, Component::Pki)
     }
 }
 

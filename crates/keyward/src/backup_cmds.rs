@@ -241,6 +241,7 @@ fn report_verified(format: Format, file: &Path, r: &backup::VerifyReport) -> any
     let ok = r.problems.is_empty();
     let v = json!({
         "file": file,
+        "format": m.format,
         "ok": ok,
         "bytes": r.bytes,
         "components": components_json(m),

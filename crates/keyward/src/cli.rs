@@ -89,16 +89,190 @@ pub enum Command {
     Schedule(ScheduleCmd),
     /// Measure a running server over HTTP, or any KMIP server over TTLV/TLS (--kmip).
     Bench(BenchArgs),
+    /// Certificates and key escrow (the pki component): enroll people, redeem tokens, revoke,
+    /// publish CRLs, and recover escrowed keys with a quorum of officers.
+    #[command(subcommand)]
+    Pki(PkiCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PkiCmd {
+    /// The certificate authority: show, download, rotate, import an intermediate's certificate.
+    #[command(subcommand)]
+    Ca(PkiCaCmd),
+    /// Enroll a person: prints a one-time token to hand over out of band.
+    Enroll {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// How long the token stays valid.
+        #[arg(long, default_value = "7d")]
+        ttl: String,
+    },
+    /// A renewal token for an enrolled person (new key pairs; old encryption keys stay escrowed).
+    Renew {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "7d")]
+        ttl: String,
+    },
+    /// Redeem an enrollment token (run by the person): makes a signing key here, sends its CSR,
+    /// and writes the certificates, the escrowed encryption key's PKCS#12 and a signing PKCS#12.
+    Redeem {
+        #[arg(long, env = "KEYWARD_ENROLL_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Send this CSR (PEM) instead of making a signing key here.
+        #[arg(long)]
+        csr: Option<PathBuf>,
+        /// File whose first line is the password for the PKCS#12 files.
+        #[arg(long)]
+        password_file: PathBuf,
+        /// Directory to write the files into (created if missing).
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
+    /// Revoke a certificate by serial, or every valid certificate of a person (--email).
+    Revoke {
+        serial: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        /// unspecified, key-compromise, ca-compromise, affiliation-changed, superseded,
+        /// cessation-of-operation, privilege-withdrawn.
+        #[arg(long, default_value = "unspecified")]
+        reason: String,
+    },
+    /// Download the CRL (DER, or PEM with --pem).
+    Crl {
+        #[arg(long)]
+        pem: bool,
+        /// CA generation (default: the current CA).
+        #[arg(long)]
+        generation: Option<u32>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// List and search people.
+    People {
+        #[arg(long)]
+        search: Option<String>,
+    },
+    /// One person: certificates (valid, expired, revoked), enrollments and recoveries.
+    Person { email: String },
+    /// Recovery officers.
+    #[command(subcommand)]
+    Officer(PkiOfficerCmd),
+    /// Recovery of escrowed keys by a quorum of officers.
+    #[command(subcommand)]
+    Recovery(PkiRecoveryCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PkiCaCmd {
+    /// Every CA generation.
+    Show,
+    /// Write every CA certificate (PEM) to a file, for `openssl verify -CAfile` and mail clients.
+    Pem {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Start a new CA generation; the old one is kept so what it issued still validates.
+    Rotate(CaOptions),
+    /// Import the certificate the external root issued for the pending intermediate CA.
+    Import {
+        #[arg(long)]
+        cert: PathBuf,
+        /// The issuer's certificate and any above it (PEM), nearest first.
+        #[arg(long)]
+        chain: PathBuf,
+    },
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct CaOptions {
+    /// The CA's common name (default: "<organisation> Keyward CA").
+    #[arg(long)]
+    pub ca_common_name: Option<String>,
+    /// rsa-2048, rsa-3072 (default), rsa-4096, ec-p256, ec-p384.
+    #[arg(long)]
+    pub ca_key_type: Option<String>,
+    /// Make an intermediate CA: prints a CSR for the external root to sign.
+    #[arg(long)]
+    pub intermediate: bool,
+    /// Validity of people's certificates, days.
+    #[arg(long)]
+    pub cert_days: Option<u32>,
+    /// Validity of each CRL, days (re-signed at half of it).
+    #[arg(long)]
+    pub crl_days: Option<u32>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PkiOfficerCmd {
+    /// Add an officer: prints their own token once.
+    Add {
+        name: String,
+    },
+    List,
+    /// Remove an officer (their token is revoked).
+    Remove {
+        id: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PkiRecoveryCmd {
+    /// Set the quorum: M officers must approve each recovery.
+    Policy {
+        #[arg(long)]
+        threshold: u32,
+        /// How long a request stays open.
+        #[arg(long, default_value = "24h")]
+        ttl: String,
+    },
+    /// Open a recovery request for a person's escrowed keys (an administrator).
+    Request {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Approve a request (an officer, with their own token).
+    Approve { id: String },
+    /// Requests, newest first.
+    List {
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Download the recovered keys once approved (the administrator who asked), as PKCS#12.
+    Download {
+        id: String,
+        #[arg(long)]
+        password_file: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum ComponentCmd {
     /// Every component with its version, where its data lives, and its health.
     List,
-    /// Install an optional component (its tables and registration together).
-    Add { name: String },
+    /// Install an optional component (its tables and registration together). `pki` comes
+    /// with its CA, set with the --ca-* options.
+    Add {
+        name: String,
+        #[command(flatten)]
+        ca: CaOptions,
+    },
     /// Uninstall an optional component: its data and registration go together.
-    Remove { name: String },
+    Remove {
+        name: String,
+        /// Needed for a component that holds keys or certificates; a verified backup is
+        /// written into the data directory's backups/ first.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]

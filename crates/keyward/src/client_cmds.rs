@@ -319,7 +319,7 @@ fn report_valid(f: Format, v: &Value) -> anyhow::Result<()> {
     if valid { Ok(()) } else { Err(crate::Exit(1).into()) }
 }
 
-fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':') {
@@ -404,15 +404,26 @@ pub async fn component(global: &Global, cmd: crate::cli::ComponentCmd) -> anyhow
                 &["name", "required", "installed", "version", "binary_version", "tables", "health", "upgraded_at"],
             );
         }
-        ComponentCmd::Add { name } => {
-            print_object(global.format, &c.post(&format!("/v1/components/{}", urlencode(&name)), &json!({})).await?)
+        ComponentCmd::Add { name, ca } => {
+            let body = if name == "pki" { crate::pki_cmds::ca_body(&ca) } else { json!({}) };
+            print_object(global.format, &c.post(&format!("/v1/components/{}", urlencode(&name)), &body).await?);
+            if name == "pki" && ca.intermediate && global.format == Format::Table {
+                let v = c.get("/v1/pki/ca").await?;
+                if let Some(csr) = v["cas"][0]["csr"].as_str() {
+                    println!("\nHave your root CA sign this request, then run keyward pki ca import:\n{csr}");
+                }
+            }
         }
-        ComponentCmd::Remove { name } => {
-            let v = c.delete(&format!("/v1/components/{}", urlencode(&name))).await?;
+        ComponentCmd::Remove { name, force } => {
+            let q = if force { "?force=true" } else { "" };
+            let v = c.delete(&format!("/v1/components/{}{q}", urlencode(&name))).await?;
             if global.format == Format::Json {
                 print_json(&v);
             } else {
                 println!("removed {name}: its data and its registration");
+                if let Some(b) = v["backup"].as_str() {
+                    println!("a verified backup taken first: {b}");
+                }
             }
         }
     }

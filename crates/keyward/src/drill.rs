@@ -144,6 +144,15 @@ pub async fn run(global: &Global, args: DrillArgs) -> anyhow::Result<()> {
             Err(e) => failures.push(format!("{name}: {e:#}")),
         }
     }
+    // The certificate authority, when the backup has one: its CA and CRL are served and the
+    // CRL is signed and current.
+    let mut pki = Value::Null;
+    if report.manifest.component("pki").is_some() {
+        match drill_pki(&client).await {
+            Ok(v) => pki = v,
+            Err(e) => failures.push(format!("pki: {e:#}")),
+        }
+    }
     drop(server);
     if args.scratch_dir.is_none() {
         let _ = std::fs::remove_dir_all(scratch.parent().unwrap_or(&scratch));
@@ -175,6 +184,7 @@ pub async fn run(global: &Global, args: DrillArgs) -> anyhow::Result<()> {
         "keys_decrypted": report.keys_decrypted,
         "round_trips_offline": report.round_trips,
         "keys_exercised_via_api": checked.len(),
+        "pki": pki,
         "failures": failures,
         "incarnation": restore.incarnation,
     });
@@ -196,6 +206,14 @@ pub async fn run(global: &Global, args: DrillArgs) -> anyhow::Result<()> {
             );
         }
         println!("  {} keys used through the API", checked.len());
+        if !pki.is_null() {
+            println!(
+                "  pki: {} CA generations, {} people, CRL valid until {}",
+                pki["cas"],
+                pki["people"],
+                pki["crl_next_update"].as_str().unwrap_or("?")
+            );
+        }
         for f in &failures {
             println!("  FAILED: {f}");
         }
@@ -216,6 +234,29 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     ));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Ok(dir)
+}
+
+async fn drill_pki(c: &keyward_client::Client) -> anyhow::Result<Value> {
+    let cas = c.get("/v1/pki/ca").await?;
+    let cas = cas["cas"].as_array().cloned().unwrap_or_default();
+    if !cas.iter().any(|ca| ca["status"] == "active") {
+        bail!("no active CA after the restore");
+    }
+    let crl = c.get_raw("/v1/pki/crl").await?;
+    let (_, next, revoked) = keyward_pki::crl_info(&crl)?;
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let next = next.context("the CRL has no next update")?;
+    if next <= now {
+        bail!("the CRL is stale");
+    }
+    let people = c.get("/v1/pki/people").await?;
+    let next = humantime::format_rfc3339_seconds(SystemTime::UNIX_EPOCH + Duration::from_secs(next as u64)).to_string();
+    Ok(json!({
+        "cas": cas.len(),
+        "people": people["people"].as_array().map(Vec::len).unwrap_or(0),
+        "revoked": revoked.len(),
+        "crl_next_update": next,
+    }))
 }
 
 async fn exercise(c: &keyward_client::Client, name: &str, key_type: &str) -> anyhow::Result<()> {

@@ -12,6 +12,7 @@ mod doctor_cmd;
 mod drill;
 mod local;
 mod output;
+mod pki_cmds;
 mod progress;
 mod server_cmd;
 mod upgrade_cmd;
@@ -96,5 +97,6 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         Command::Component(cmd) => client_cmds::component(&cli.global, cmd).await,
         Command::Schedule(cmd) => client_cmds::schedule(&cli.global, cmd).await,
         Command::Bench(args) => bench::run(&cli.global, args).await,
+        Command::Pki(cmd) => pki_cmds::run(&cli.global, cmd).await,
     }
 }

@@ -135,6 +135,13 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
                 Ok(Err(e)) => tracing::warn!(error = %e, "scheduled backup check failed"),
                 _ => {}
             }
+            // CRLs of the pki component are re-signed once half their validity has passed.
+            let svc = scheduler.clone();
+            match tokio::task::spawn_blocking(move || svc.pki_refresh_crls_if_due()).await {
+                Ok(Ok(n)) if n > 0 => tracing::info!(crls = n, "re-signed CRLs"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "CRL refresh failed"),
+                _ => {}
+            }
         }
     });
     bound
