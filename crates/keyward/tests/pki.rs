@@ -623,3 +623,102 @@ fn an_intermediate_ca_under_an_external_root_then_rotated_and_drilled() {
     assert_eq!(drill["pki"]["cas"], 2, "{drill}");
     assert_eq!(drill["pki"]["people"], 2, "{drill}");
 }
+
+#[test]
+fn renewal_keeps_every_escrowed_key_and_stale_crls_are_found_and_re_signed() {
+    let p = setup();
+    let t = p.node.token.clone();
+    let dir_buf = p.node.dir.path().to_path_buf();
+    let dir = dir_buf.as_path();
+    let d = |n: &str| dir.join(n).display().to_string();
+    let first = p.enroll("ivy@example.org", "Ivy Iverson", "7d");
+    ok(p.redeem(&first, &d("ivy1"), &[]));
+    let renewal = json_out(p.server.cli(&t, &["pki", "renew", "--email", "ivy@example.org", "--format", "json"], None));
+    ok(p.redeem(renewal["token"].as_str().unwrap(), &d("ivy2"), &[]));
+    let person = json_out(p.server.cli(&t, &["pki", "person", "ivy@example.org", "--format", "json"], None));
+    assert_eq!(person["person"]["escrowed_keys"], 2, "{person}");
+    assert_eq!(person["person"]["valid_certificates"], 4, "{person}");
+    assert_eq!(person["enrollments"].as_array().unwrap().len(), 2);
+    let found = json_out(p.server.cli(&t, &["pki", "people", "--search", "IVERSON", "--format", "json"], None));
+    assert_eq!(found["people"].as_array().unwrap().len(), 1, "{found}");
+    let none = json_out(p.server.cli(&t, &["pki", "people", "--search", "nobody", "--format", "json"], None));
+    assert!(none["people"].as_array().unwrap().is_empty());
+
+    // Mail to both of her encryption certificates; a recovery holds both keys.
+    let message = "old and new\n";
+    std::fs::write(dir.join("m.txt"), message).unwrap();
+    for (i, cert) in ["ivy1/encryption.crt", "ivy2/encryption.crt"].iter().enumerate() {
+        let out = format!("m{i}.cms");
+        openssl(dir, &["cms", "-encrypt", "-binary", "-aes256", "-in", "m.txt", "-out", &out, cert]);
+    }
+    let req = json_out(p.server.cli(
+        &t,
+        &["pki", "recovery", "request", "--email", "ivy@example.org", "--reason", "audit", "--format", "json"],
+        None,
+    ));
+    let id = req["id"].as_str().unwrap();
+    ok(p.server.cli(&p.officers[0], &["pki", "recovery", "approve", id], None));
+    ok(p.server.cli(&p.officers[1], &["pki", "recovery", "approve", id], None));
+    let pw = p.password_file();
+    ok(p.server.cli(&t, &["pki", "recovery", "download", id, "--password-file", &pw, "--out", &d("ivy.p12")], None));
+    openssl(dir, &["pkcs12", "-in", "ivy.p12", "-passin", &format!("file:{pw}"), "-nodes", "-out", "ivy.pem"]);
+    // Each message opens with exactly one of the recovered keys: both keys are there, each right.
+    let pem = std::fs::read_to_string(dir.join("ivy.pem")).unwrap();
+    let mut keys = Vec::new();
+    for (i, block) in pem.split("-----BEGIN PRIVATE KEY-----").skip(1).enumerate() {
+        let body = block.split("-----END PRIVATE KEY-----").next().unwrap();
+        let file = format!("k{i}.pem");
+        std::fs::write(dir.join(&file), format!("-----BEGIN PRIVATE KEY-----{body}-----END PRIVATE KEY-----\n"))
+            .unwrap();
+        keys.push(file);
+    }
+    assert_eq!(keys.len(), 2, "both escrowed keys are recovered");
+    let mut used = HashSet::new();
+    for i in 0..2 {
+        let cms = format!("m{i}.cms");
+        let out = |k: &str| format!("m{i}-{k}.txt");
+        let opened: Vec<&String> = keys
+            .iter()
+            .filter(|k| openssl_try(dir, &["cms", "-decrypt", "-binary", "-in", &cms, "-inkey", k, "-out", &out(k)]).0)
+            .collect();
+        assert_eq!(opened.len(), 1, "message {i} opens with exactly one recovered key");
+        assert_eq!(std::fs::read_to_string(dir.join(out(opened[0]))).unwrap(), message);
+        used.insert(opened[0].clone());
+    }
+    assert_eq!(used.len(), 2, "each message needed its own key");
+
+    // A CRL left past its next update (the node was down too long): the offline doctor says so,
+    // and the server re-signs it once it runs unsealed.
+    ok(p.server.cli(&t, &["pki", "crl", "--out", &d("before.crl")], None));
+    let Pki { node, mut server, .. } = p;
+    server.stop();
+    let db = rusqlite::Connection::open(node.data.join("keyward.db")).unwrap();
+    let n = db
+        .execute(
+            "UPDATE pki_records SET doc = json_set(doc, '$.next_update', '2020-01-01T00:00:00Z') WHERE kind = 'crl'",
+            [],
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    drop(db);
+    let dd = node.data.display().to_string();
+    let o = run(&["doctor", "--data-dir", &dd, "--format", "json"], &[], None);
+    assert!(!o.status.success(), "a stale CRL is an error");
+    assert!(stdout(&o).contains("pki-crl"), "{}", stdout(&o));
+    let plan = json_out(run(&["upgrade", "--data-dir", &dd, "--dry-run", "--format", "json"], &[], None));
+    assert!(plan["current"].as_array().unwrap().iter().any(|c| c == "pki"), "upgrade knows the pki component: {plan}");
+    let server = node.start_unsealed();
+    let mut fresh = false;
+    for _ in 0..50 {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        ok(server.cli(&t, &["pki", "crl", "--out", &d("now.crl")], None));
+        let resigned = std::fs::read(dir.join("now.crl")).unwrap() != std::fs::read(dir.join("before.crl")).unwrap();
+        if resigned && findings(&server, &t, "pki-crl").is_empty() {
+            let (good, text) = openssl_try(dir, &["crl", "-in", "now.crl", "-inform", "DER", "-noout", "-nextupdate"]);
+            assert!(good && text.contains("nextUpdate="), "{text}");
+            fresh = true;
+            break;
+        }
+    }
+    assert!(fresh, "the server re-signed the stale CRL");
+}
