@@ -206,8 +206,15 @@ impl<W: Write + Send + 'static> ArchiveWriter<W> {
     }
 
     pub fn record(&mut self, record: &Record) -> Result<()> {
+        self.record_as(record.component(), record)
+    }
+
+    /// Writes a record given in another shape that serializes exactly as a [`Record`] of
+    /// `component` does (a borrowed view of a store row, say, to spare copying it). The reader
+    /// checks every record against [`Record`], so a shape that strays is caught on read back.
+    pub fn record_as<T: serde::Serialize>(&mut self, component: &str, record: &T) -> Result<()> {
         let open = self.open.as_mut().ok_or(Error::Usage("no component is open"))?;
-        if record.component() != open.entry.name {
+        if component != open.entry.name {
             return Err(Error::Usage("a record was written to the wrong component"));
         }
         serde_json::to_writer(&mut open.buffer, record).map_err(|e| Error::Encode(e.to_string()))?;

@@ -19,7 +19,7 @@ mod sqlite;
 pub use datadir::{DataDir, DataDirLock};
 pub use restore::RestoreLoader;
 pub use rows::*;
-pub use snapshot::{Snapshot, SnapshotInfo};
+pub use snapshot::{AuditRef, ObjectRef, Snapshot, SnapshotInfo, VersionRef};
 pub use sqlite::SqliteStore;
 
 /// The schema version this build writes. A store with a newer one is refused.

@@ -148,6 +148,86 @@ impl Snapshot {
         Ok(())
     }
 
+    /// Every object and key version as borrowed views of SQLite's own row buffers, in the order
+    /// of [`for_each_key`](Self::for_each_key): `f(object, version)` once per version (once with
+    /// `None` for an object without versions), `object` repeated for each of its versions. No
+    /// row is copied: for a backup, which encodes each row once and forgets it.
+    pub fn for_each_key_ref<E: From<Error>>(
+        &self,
+        mut f: impl FnMut(&ObjectRef<'_>, Option<&VersionRef<'_>>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let columns: String = OBJECT_COLUMNS.split(", ").map(|c| format!("o.{c}")).collect::<Vec<_>>().join(", ");
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {columns}, v.object_id, v.version, v.material, v.public_key, v.created_at
+                 FROM objects o LEFT JOIN key_versions v ON v.object_id = o.id
+                 ORDER BY o.id, v.version"
+            ))
+            .map_err(db("reading keys"))?;
+        let mut rows = stmt.query([]).map_err(db("reading keys"))?;
+        while let Some(r) = rows.next().map_err(db("reading keys"))? {
+            let object = ObjectRef {
+                id: text(r, 0)?,
+                name: text(r, 1)?,
+                key_type: text(r, 2)?,
+                state: text(r, 3)?,
+                enabled: int(r, 4)? != 0,
+                exportable: int(r, 5)? != 0,
+                current_version: u32::try_from(int(r, 6)?).map_err(|_| corrupt_row("current_version"))?,
+                created_at: text(r, 7)?,
+                updated_at: text(r, 8)?,
+                activated_at: opt_text(r, 9)?,
+                deactivated_at: opt_text(r, 10)?,
+                destroyed_at: opt_text(r, 11)?,
+                attributes: text(r, 12)?,
+            };
+            let version = match opt_text(r, 13)? {
+                Some(object_id) => Some(VersionRef {
+                    object_id,
+                    version: u32::try_from(int(r, 14)?).map_err(|_| corrupt_row("version"))?,
+                    material: opt_blob(r, 15)?,
+                    public_key: opt_blob(r, 16)?,
+                    created_at: text(r, 17)?,
+                }),
+                None => None,
+            };
+            f(&object, version.as_ref())?;
+        }
+        Ok(())
+    }
+
+    /// Every audit record as a borrowed view, in sequence order (see
+    /// [`for_each_key_ref`](Self::for_each_key_ref)).
+    pub fn for_each_audit_ref<E: From<Error>>(
+        &self,
+        mut f: impl FnMut(&AuditRef<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, at, actor, action, target, outcome, detail, prev_hash, hash FROM audit ORDER BY seq")
+            .map_err(db("reading the audit log"))?;
+        let mut rows = stmt.query([]).map_err(db("reading the audit log"))?;
+        while let Some(r) = rows.next().map_err(db("reading the audit log"))? {
+            let hash = |i| -> Result<&[u8; 32]> {
+                opt_blob(r, i)?.and_then(|b| <&[u8; 32]>::try_from(b).ok()).ok_or_else(|| corrupt_row("audit hash"))
+            };
+            let record = AuditRef {
+                seq: u64::try_from(int(r, 0)?).map_err(|_| corrupt_row("seq"))?,
+                at: text(r, 1)?,
+                actor: text(r, 2)?,
+                action: text(r, 3)?,
+                target: text(r, 4)?,
+                outcome: text(r, 5)?,
+                detail: text(r, 6)?,
+                prev_hash: hash(7)?,
+                hash: hash(8)?,
+            };
+            f(&record)?;
+        }
+        Ok(())
+    }
+
     pub fn for_each_audit<E: From<Error>>(&self, mut f: impl FnMut(AuditRow) -> Result<(), E>) -> Result<(), E> {
         let mut stmt = self
             .conn
@@ -164,5 +244,82 @@ impl Snapshot {
 impl Drop for Snapshot {
     fn drop(&mut self) {
         let _ = self.conn.execute_batch("ROLLBACK");
+    }
+}
+
+/// An object row as SQLite holds it, borrowed for the duration of one callback.
+#[derive(Debug, Clone, Copy)]
+pub struct ObjectRef<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub key_type: &'a str,
+    pub state: &'a str,
+    pub enabled: bool,
+    pub exportable: bool,
+    pub current_version: u32,
+    pub created_at: &'a str,
+    pub updated_at: &'a str,
+    pub activated_at: Option<&'a str>,
+    pub deactivated_at: Option<&'a str>,
+    pub destroyed_at: Option<&'a str>,
+    /// The attributes' JSON text.
+    pub attributes: &'a str,
+}
+
+/// A key version row, borrowed; `material` is the barrier blob.
+#[derive(Clone, Copy)]
+pub struct VersionRef<'a> {
+    pub object_id: &'a str,
+    pub version: u32,
+    pub material: Option<&'a [u8]>,
+    pub public_key: Option<&'a [u8]>,
+    pub created_at: &'a str,
+}
+
+/// An audit record, borrowed.
+#[derive(Debug, Clone, Copy)]
+pub struct AuditRef<'a> {
+    pub seq: u64,
+    pub at: &'a str,
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub target: &'a str,
+    pub outcome: &'a str,
+    pub detail: &'a str,
+    pub prev_hash: &'a [u8; 32],
+    pub hash: &'a [u8; 32],
+}
+
+fn corrupt_row(what: &str) -> Error {
+    Error::Corrupt(format!("a row has an invalid {what}"))
+}
+
+fn text<'a>(r: &'a rusqlite::Row<'_>, i: usize) -> Result<&'a str> {
+    opt_text(r, i)?.ok_or_else(|| corrupt_row("empty text column"))
+}
+
+fn opt_text<'a>(r: &'a rusqlite::Row<'_>, i: usize) -> Result<Option<&'a str>> {
+    use rusqlite::types::ValueRef;
+    match r.get_ref(i).map_err(db("reading a row"))? {
+        ValueRef::Null => Ok(None),
+        ValueRef::Text(t) => std::str::from_utf8(t).map(Some).map_err(|_| corrupt_row("text (not UTF-8)")),
+        _ => Err(corrupt_row("text column")),
+    }
+}
+
+fn opt_blob<'a>(r: &'a rusqlite::Row<'_>, i: usize) -> Result<Option<&'a [u8]>> {
+    use rusqlite::types::ValueRef;
+    match r.get_ref(i).map_err(db("reading a row"))? {
+        ValueRef::Null => Ok(None),
+        ValueRef::Blob(b) => Ok(Some(b)),
+        _ => Err(corrupt_row("blob column")),
+    }
+}
+
+fn int(r: &rusqlite::Row<'_>, i: usize) -> Result<i64> {
+    use rusqlite::types::ValueRef;
+    match r.get_ref(i).map_err(db("reading a row"))? {
+        ValueRef::Integer(n) => Ok(n),
+        _ => Err(corrupt_row("integer column")),
     }
 }
