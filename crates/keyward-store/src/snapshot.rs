@@ -148,8 +148,9 @@ impl Snapshot {
         Ok(())
     }
 
-    /// Every object and key version as borrowed views of SQLite's own row buffers, in the order
-    /// of [`for_each_key`](Self::for_each_key): `f(object, version)` once per version (once with
+    /// Every object and key version as borrowed views of SQLite's own row buffers, objects in
+    /// the order they were stored (a plain table scan: no index lookups, no sort), each with its
+    /// versions in order: `f(object, version)` once per version (once with
     /// `None` for an object without versions), `object` repeated for each of its versions. No
     /// row is copied: for a backup, which encodes each row once and forgets it.
     pub fn for_each_key_ref<E: From<Error>>(
@@ -162,7 +163,7 @@ impl Snapshot {
             .prepare(&format!(
                 "SELECT {columns}, v.object_id, v.version, v.material, v.public_key, v.created_at
                  FROM objects o LEFT JOIN key_versions v ON v.object_id = o.id
-                 ORDER BY o.id, v.version"
+                 ORDER BY o.rowid, v.version"
             ))
             .map_err(db("reading keys"))?;
         let mut rows = stmt.query([]).map_err(db("reading keys"))?;
