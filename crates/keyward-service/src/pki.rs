@@ -908,9 +908,16 @@ impl Service {
             d.revoked_at = Some(now());
             d.reason = Some(reason.into());
             let new = updated(&c, &d)?;
-            self.commit(vec![Mutation::PutPki(new.clone())])?;
-            let crl = self.refresh_crl(&d.ca_id)?;
-            self.commit(vec![Mutation::PutPki(crl)])?;
+            // The revocation and the CRL that lists it are written together: no moment where a
+            // certificate is revoked but the published CRL does not say so.
+            let ca_row = self.store().pki_get("ca", &d.ca_id)?.ok_or_else(|| not_found(format!("CA {}", d.ca_id)))?;
+            let ca: CaDoc = parse(&ca_row)?;
+            let key = self.ca_key(&ca_row, &ca)?;
+            let mut certs = self.store().pki_list("cert", None)?;
+            certs.retain(|x| x.id != new.id);
+            certs.push(new.clone());
+            let crl = self.build_crl(&ca_row, &ca, &key, &certs)?;
+            self.commit(vec![Mutation::PutPki(new.clone()), Mutation::PutPki(crl)])?;
             Ok((self.cert_view(&new)?, format!("{} certificate of {}, reason {reason}", d.usage, d.email)))
         })
     }
