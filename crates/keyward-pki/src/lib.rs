@@ -140,7 +140,7 @@ pub fn serial_hex(bytes: &[u8]) -> String {
 }
 
 fn serial_from_hex(hex: &str) -> Result<SerialNumber> {
-    if hex.is_empty() || hex.len() > 40 || !hex.len().is_multiple_of(2) {
+    if hex.is_empty() || hex.len() > 40 || !hex.len().is_multiple_of(2) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(Error::BadCertificate(format!("{hex:?} is not a serial number")));
     }
     let bytes = (0..hex.len())

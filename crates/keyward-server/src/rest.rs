@@ -950,6 +950,7 @@ pub fn restore_report_json(r: &keyward_service::backup::RestoreReport) -> Value 
         "keys_replaced": r.keys_replaced.len(),
         "conflicts": r.conflicts.iter().map(|c| json!({"object_id": c.object_id, "name": c.name, "resolution": c.resolution})).collect::<Vec<_>>(),
         "retired_server": r.retired_server,
+        "pki_cancelled": r.pki_cancelled,
         "kept_old_store": r.kept_old_store,
     })
 }

@@ -781,6 +781,8 @@ pub struct RestoreReport {
     pub keys_removed: Vec<String>,
     pub keys_replaced: Vec<String>,
     pub conflicts: Vec<Conflict>,
+    /// Single-use things of the pki component the restore cancelled (see `pki::after_restore`).
+    pub pki_cancelled: Vec<String>,
     /// The identity a `--destination` restore retired.
     pub retired_server: Option<String>,
     pub kept_old_store: Option<PathBuf>,
@@ -912,7 +914,14 @@ pub fn restore_archive(dir: &DataDir, archive: &Path, opts: &RestoreOptions) -> 
         if let Record::Object { id, name, .. } = &record {
             backup_keys.insert(id.clone(), name.clone());
         }
-        let row = record_row(record).map_err(encode)?;
+        let mut row = record_row(record).map_err(encode)?;
+        // Kept as they are where a merge keeps the local record anyway.
+        if let Row::Mutation(Mutation::PutPki(r)) = &mut row
+            && !(merge && m.live_pki.contains_key(&(r.kind.clone(), r.id.clone())))
+            && let Some(what) = crate::pki::after_restore(r)
+        {
+            report.pki_cancelled.push(what);
+        }
         let row = match row {
             Row::Identity(i) => {
                 identity = Some(i);

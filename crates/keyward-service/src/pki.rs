@@ -131,6 +131,9 @@ struct TokenDoc {
     expires_at: String,
     created_by: String,
     redeemed_at: Option<String>,
+    /// Set when the token was cancelled (its person revoked, or a restore brought it back).
+    #[serde(default)]
+    voided_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -379,6 +382,42 @@ fn recovery_view(r: &PkiRow, d: &RecoveryDoc) -> RecoveryView {
         approvals: d.approvals.clone(),
         status: status.into(),
         downloaded_at: d.downloaded_at.clone(),
+    }
+}
+
+/// What a restore does to a `pki` record it brings back: single-use things that may have been
+/// used after the backup was taken cannot be trusted to be unused. Unused enrollment tokens are
+/// cancelled and open recovery requests closed; returns what it did, for the restore's report.
+pub(crate) fn after_restore(row: &mut PkiRow) -> Option<String> {
+    let at = now();
+    match row.kind.as_str() {
+        "token" => {
+            let mut d: TokenDoc = parse(row).ok()?;
+            if d.redeemed_at.is_some() || d.voided_at.is_some() {
+                return None;
+            }
+            d.voided_at = Some(at.clone());
+            row.doc = serde_json::to_string(&d).ok()?;
+            row.updated_at = at;
+            Some(format!(
+                "enrollment token for {} cancelled: it may have been used after the backup; enroll or renew again",
+                d.email
+            ))
+        }
+        "recovery" => {
+            let mut d: RecoveryDoc = parse(row).ok()?;
+            if d.downloaded_at.is_some() || passed(&d.expires_at) {
+                return None;
+            }
+            d.expires_at = at.clone();
+            row.doc = serde_json::to_string(&d).ok()?;
+            row.updated_at = at;
+            Some(format!(
+                "recovery request {} for {} closed: it may have been completed after the backup; open a new one",
+                row.id, d.email
+            ))
+        }
+        _ => None,
     }
 }
 
@@ -696,6 +735,7 @@ impl Service {
             expires_at: at_offset(ttl_secs),
             created_by: by.into(),
             redeemed_at: None,
+            voided_at: None,
         };
         let r = row("token", &id, Some(&person.id), Some(&hash), &doc)?;
         Ok((
@@ -766,6 +806,9 @@ impl Service {
             let _g = self.pki_guard();
             let t = self.store().pki_lookup("token", &hash)?.ok_or_else(bad_token)?;
             let mut td: TokenDoc = parse(&t)?;
+            if let Some(at) = &td.voided_at {
+                return Err(refused(format!("this enrollment token was cancelled at {at}: ask your administrator for a new one")));
+            }
             if td.redeemed_at.is_some() {
                 return Err(refused(format!("this enrollment token was already used at {}: ask your administrator for a new one", td.redeemed_at.unwrap_or_default())));
             }
@@ -785,6 +828,13 @@ impl Service {
             let (ca_row, ca) = self.active_ca()?;
             let ca_key = self.ca_key(&ca_row, &ca)?;
             let ca_der = der("CA certificate", ca.cert.as_deref().unwrap_or_default())?;
+            let ca_cert = keyward_pki::cert_info(&ca_der)?;
+            let now_s = odt_now().unix_timestamp();
+            if now_s < ca_cert.not_before || now_s >= ca_cert.not_after {
+                return Err(refused("the CA certificate is not valid now: the administrator must rotate the CA (keyward pki ca rotate)"));
+            }
+            // Nothing outlives the CA that vouches for it.
+            let days = u32::try_from((ca_cert.not_after - now_s) / 86_400).unwrap_or(u32::MAX).min(ca.cert_days).max(1);
             let keyring = self.keyring()?;
 
             let enc_pk8 = KeyKind::Rsa3072.generate()?;
@@ -799,7 +849,7 @@ impl Service {
                     public_key: spki,
                     serial,
                     not_before: odt_now(),
-                    days: ca.cert_days,
+                    days,
                 };
                 Ok((keyward_pki::serial_hex(&serial), keyward_pki::issue(&ca_der, &ca_key, &leaf)?))
             };
@@ -869,8 +919,21 @@ impl Service {
         }
         let this = odt_now();
         let next = this + keyward_pki::Duration::days(i64::from(ca.crl_days));
-        let millis =
-            SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        // Grows with every CRL, also across a clock step back or within one millisecond. (At
+        // install the table does not exist yet, hence `ok()`.)
+        let previous = self
+            .store()
+            .pki_get("crl", &ca_row.id)
+            .ok()
+            .flatten()
+            .and_then(|c| parse::<CrlDoc>(&c).ok())
+            .map(|d| d.number)
+            .unwrap_or(0);
+        let millis = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0)
+            .max(previous + 1);
         let crl = keyward_pki::crl(&ca_der, key, &revoked, this, next, millis)?;
         let doc = CrlDoc {
             number: millis,
@@ -893,7 +956,11 @@ impl Service {
     pub fn pki_revoke(&self, caller: &Caller, serial: &str, reason: &str) -> Result<CertView> {
         authorize(caller, Action::ManagePki)?;
         self.pki_installed()?;
-        let serial = serial.trim().to_ascii_lowercase().replace(':', "");
+        // As openssl prints it too: with colons, and with a leading 00 for a high first byte.
+        let mut serial = serial.trim().to_ascii_lowercase().replace(':', "");
+        while serial.len() > 2 && serial.starts_with("00") {
+            serial.drain(..2);
+        }
         self.pki_step(&caller.id, "revoke", &serial, || {
             if !keyward_pki::REASONS.iter().any(|(n, _)| *n == reason) {
                 let names: Vec<&str> = keyward_pki::REASONS.iter().map(|(n, _)| *n).collect();
@@ -927,6 +994,23 @@ impl Service {
         authorize(caller, Action::ManagePki)?;
         self.pki_installed()?;
         let person = self.person(email)?;
+        // Their outstanding enrollment and renewal tokens go first, so nothing new is issued.
+        {
+            let _g = self.pki_guard();
+            let mut batch = Vec::new();
+            for t in self.store().pki_list("token", Some(&person.id))? {
+                let mut d: TokenDoc = parse(&t)?;
+                if d.redeemed_at.is_none() && d.voided_at.is_none() {
+                    d.voided_at = Some(now());
+                    batch.push(Mutation::PutPki(updated(&t, &d)?));
+                }
+            }
+            if !batch.is_empty() {
+                let n = batch.len();
+                self.commit(batch)?;
+                self.pki_audit(&caller.id, "token cancel", email, "ok", format!("{n} unused tokens cancelled"))?;
+            }
+        }
         let mut out = Vec::new();
         for c in self.store().pki_list("cert", Some(&person.id))? {
             if self.cert_view(&c)?.status == "valid" {
@@ -1151,15 +1235,47 @@ impl Service {
             .collect()
     }
 
+    /// Officers who can act now: not removed, and their token neither revoked nor expired.
     fn active_officers(&self) -> Result<Vec<(String, String)>> {
+        Ok(self.live_officers()?.into_iter().map(|(r, d)| (r.id, d.name)).collect())
+    }
+
+    fn live_officers(&self) -> Result<Vec<(PkiRow, OfficerDoc)>> {
+        let tokens = self.store().list_tokens()?;
         let mut out = Vec::new();
         for r in self.store().pki_list("officer", None)? {
             let d: OfficerDoc = parse(&r)?;
-            if d.removed_at.is_none() {
-                out.push((r.id.clone(), d.name));
+            let token_live = tokens
+                .iter()
+                .any(|t| t.id == r.id && t.revoked_at.is_none() && t.expires_at.as_deref().is_none_or(|e| !passed(e)));
+            if d.removed_at.is_none() && token_live {
+                out.push((r, d));
             }
         }
         Ok(out)
+    }
+
+    /// The officers whose approval of request `r` counts: live now, registered before the
+    /// request was opened, and not registered by its requester (who could otherwise hold
+    /// every officer token they made and approve their own request).
+    fn eligible_officers(&self, r: &PkiRow, d: &RecoveryDoc) -> Result<Vec<String>> {
+        Ok(self
+            .live_officers()?
+            .into_iter()
+            .filter(|(o, od)| o.created_at <= r.created_at && od.added_by != d.requested_by)
+            .map(|(o, _)| o.id)
+            .collect())
+    }
+
+    /// An `officer` caller must be a live registered officer for anything pki.
+    fn check_officer_caller(&self, caller: &Caller) -> Result<()> {
+        if caller.role == Role::Officer {
+            let id = caller.id.strip_prefix("token:").unwrap_or_default();
+            if !self.active_officers()?.iter().any(|(o, _)| o == id) {
+                return Err(refused("you are not a recovery officer"));
+            }
+        }
+        Ok(())
     }
 
     /// Sets the quorum: `threshold` distinct officers (at least 2) must approve a recovery,
@@ -1208,6 +1324,7 @@ impl Service {
     pub fn pki_recovery_request(&self, caller: &Caller, email: &str, reason: &str) -> Result<RecoveryView> {
         authorize(caller, Action::RequestRecovery)?;
         self.pki_installed()?;
+        self.check_officer_caller(caller)?;
         let email = normalize_email(email)?;
         self.pki_step(&caller.id, "recovery request", &email, || {
             if reason.trim().is_empty() || reason.len() > 512 {
@@ -1260,6 +1377,11 @@ impl Service {
             if d.requested_by == caller.id {
                 return Err(refused("you opened this request: another officer must approve it"));
             }
+            if !self.eligible_officers(&r, &d)?.iter().any(|o| o == officer_id) {
+                return Err(refused(
+                    "your approval cannot count for this request: you were registered as an officer by its requester, or after it was opened",
+                ));
+            }
             if d.downloaded_at.is_some() {
                 return Err(refused("this request was already completed"));
             }
@@ -1281,6 +1403,7 @@ impl Service {
     pub fn pki_recovery_download(&self, caller: &Caller, id: &str, password: &str) -> Result<Zeroizing<Vec<u8>>> {
         authorize(caller, Action::RequestRecovery)?;
         self.pki_installed()?;
+        self.check_officer_caller(caller)?;
         self.pki_step(&caller.id, "recovery download", id, || {
             check_password(password)?;
             let _g = self.pki_guard();
@@ -1294,8 +1417,8 @@ impl Service {
             if passed(&d.expires_at) {
                 return Err(refused(format!("this request expired at {}: open a new one", d.expires_at)));
             }
-            let active: Vec<String> = self.active_officers()?.into_iter().map(|(id, _)| id).collect();
-            let counted = d.approvals.iter().filter(|a| active.contains(&a.officer_id)).count() as u32;
+            let eligible = self.eligible_officers(&r, &d)?;
+            let counted = d.approvals.iter().filter(|a| eligible.contains(&a.officer_id)).count() as u32;
             if counted < d.threshold {
                 return Err(refused(format!(
                     "{counted} of {} officer approvals so far: more officers must approve first",
@@ -1343,6 +1466,7 @@ impl Service {
             authorize(caller, Action::ReadPki)?;
         }
         self.pki_installed()?;
+        self.check_officer_caller(caller)?;
         let rows = match email {
             Some(e) => self.store().pki_list("recovery", Some(&self.person(e)?.id))?,
             None => self.store().pki_list("recovery", None)?,

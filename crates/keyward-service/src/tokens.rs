@@ -71,8 +71,9 @@ pub(crate) fn issue_token(
     Ok((Secret::from_vec(token.into_bytes()), row))
 }
 
+/// Whether an expiry has passed; an expiry that cannot be read counts as passed (fail closed).
 fn expired(at: &Option<String>) -> bool {
-    at.as_deref().and_then(|s| humantime::parse_rfc3339_weak(s).ok()).is_some_and(|t| t <= std::time::SystemTime::now())
+    at.as_deref().is_some_and(|s| humantime::parse_rfc3339_weak(s).map_or(true, |t| t <= std::time::SystemTime::now()))
 }
 
 impl Service {

@@ -390,6 +390,9 @@ fn print_restore_report(args: &RestoreArgs, v: &Value, target: &str) {
     println!("  keys added: {}", list(&v["keys_added"]));
     println!("  keys removed: {}", list(&v["keys_removed"]));
     println!("  keys replaced by their backed-up state: {}", v["keys_replaced"]);
+    for c in v["pki_cancelled"].as_array().cloned().unwrap_or_default() {
+        println!("  {}", c.as_str().unwrap_or(""));
+    }
     for c in v["conflicts"].as_array().cloned().unwrap_or_default() {
         println!(
             "  conflict {} {}: {}",

@@ -53,6 +53,9 @@ struct Pki {
     node: Node,
     server: Server,
     officers: Vec<String>,
+    /// The second administrator who registered the officers (separation of duties: officers
+    /// registered by an administrator do not count for that administrator's own requests).
+    security_admin: String,
 }
 
 /// A node with the pki component, three officers and a 2-of-3 recovery policy.
@@ -62,13 +65,19 @@ fn setup() -> Pki {
     let t = node.token.clone();
     let added = json_out(server.cli(&t, &["component", "add", "pki", "--format", "json"], None));
     assert_eq!(added["health"], "ok", "{added}");
+    let sec = json_out(server.cli(
+        &t,
+        &["token", "create", "--role", "admin", "--name", "security", "--format", "json"],
+        None,
+    ));
+    let security_admin = sec["token"].as_str().unwrap().to_owned();
     let mut officers = Vec::new();
     for name in ["olga", "omar", "otto"] {
-        let o = json_out(server.cli(&t, &["pki", "officer", "add", name, "--format", "json"], None));
+        let o = json_out(server.cli(&security_admin, &["pki", "officer", "add", name, "--format", "json"], None));
         officers.push(o["token"].as_str().unwrap().to_owned());
     }
     ok(server.cli(&t, &["pki", "recovery", "policy", "--threshold", "2"], None));
-    Pki { node, server, officers }
+    Pki { node, server, officers, security_admin }
 }
 
 impl Pki {
@@ -180,6 +189,8 @@ fn mail_sent_before_a_disaster_is_read_after_it() {
     );
 
     // The backup, then certificates issued after it (they must never be issued again).
+    // Dan's token is not used before the backup; nobody can know it was not used after it.
+    let dan = p.enroll("dan@example.org", "Dan", "7d");
     let backup = d("node.kwb");
     ok(p.server.cli(&t, &["backup", "create", "--out", &backup], None));
     let verified = json_out(run(
@@ -205,16 +216,19 @@ fn mail_sent_before_a_disaster_is_read_after_it() {
 
     // The disaster: the machine is rebuilt with a new secret, the backup restored, and the
     // original secret unseals it.
-    let Pki { node, mut server, officers } = p;
+    let Pki { node, mut server, officers, security_admin } = p;
     server.kill9();
     std::fs::remove_dir_all(&node.data).unwrap();
     let s2 = node.path("second-passphrase");
     std::fs::write(&s2, "a brand new passphrase").unwrap();
     let dd = node.data.display().to_string();
     ok(run(&["init", "--data-dir", &dd, "--passphrase-file", &s2.display().to_string()], &[], None));
-    ok(run(&["restore", &backup, "--data-dir", &dd, "--erase"], &[], None));
+    let restored = json_out(run(&["restore", &backup, "--data-dir", &dd, "--erase", "--format", "json"], &[], None));
+    let cancelled = restored["pki_cancelled"].as_array().unwrap();
+    assert!(cancelled.len() == 1 && cancelled[0].as_str().unwrap().contains("dan@example.org"), "{restored}");
     let server = node.start_unsealed();
-    let p = Pki { node, server, officers };
+    let p = Pki { node, server, officers, security_admin };
+    refused_with(p.redeem(&dan, &d("dan"), &[]), "cancelled");
     refused_with(p.server.cli(&t, &["pki", "person", "carl@example.org"], None), "does not exist");
 
     // New certificates after the restore: no serial repeats one issued between backup and restore.
@@ -448,6 +462,37 @@ fn bad_enrollments_and_recoveries_are_refused_and_nothing_is_issued() {
     refused_with(p.server.cli(&p.officers[1], &["pki", "recovery", "approve", &late], None), "expired");
     refused_with(p.server.cli(&t, &["pki", "recovery", "policy", "--threshold", "1"], None), "at least 2");
     refused_with(p.server.cli(&t, &["pki", "recovery", "policy", "--threshold", "4"], None), "only 3 officers");
+    // Separation of duties: an officer registered by the requester, or registered after the
+    // request was opened, does not count; neither does one whose token was revoked.
+    let own = json_out(p.server.cli(&t, &["pki", "officer", "add", "quinn", "--format", "json"], None));
+    let quinn = own["token"].as_str().unwrap().to_owned();
+    ok(p.server.cli(&t, &["pki", "recovery", "policy", "--threshold", "2", "--ttl", "1h"], None));
+    let req = json_out(p.server.cli(
+        &t,
+        &["pki", "recovery", "request", "--email", "dora@example.org", "--reason", "again", "--format", "json"],
+        None,
+    ));
+    let open = req["id"].as_str().unwrap().to_owned();
+    refused_with(
+        p.server.cli(&quinn, &["pki", "recovery", "approve", &open], None),
+        "registered as an officer by its requester",
+    );
+    let late_officer =
+        json_out(p.server.cli(&p.security_admin, &["pki", "officer", "add", "rita", "--format", "json"], None));
+    let rita = late_officer["token"].as_str().unwrap().to_owned();
+    refused_with(p.server.cli(&rita, &["pki", "recovery", "approve", &open], None), "after it was opened");
+    let officer_list = json_out(p.server.cli(&t, &["pki", "officer", "list", "--format", "json"], None));
+    let otto_id = officer_list["officers"].as_array().unwrap().iter().find(|o| o["name"] == "otto").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(p.server.cli(&t, &["token", "revoke", &otto_id], None));
+    refused_with(p.server.cli(&p.officers[2], &["pki", "recovery", "approve", &open], None), "token");
+    // A person's revocation cancels their unused tokens.
+    let zed = p.enroll("zed@example.org", "Zed", "7d");
+    ok(p.server.cli(&t, &["pki", "revoke", "--email", "zed@example.org"], None));
+    refused_with(p.redeem(&zed, &d("zed"), &[]), "cancelled");
+
     // Officers can do nothing else: no keys, no tokens, no enrollments.
     refused_with(p.server.cli(&p.officers[0], &["key", "list"], None), "permission denied");
     refused_with(
@@ -607,6 +652,16 @@ fn an_intermediate_ca_under_an_external_root_then_rotated_and_drilled() {
     openssl(dir, &["verify", "-CAfile", "bundle.pem", "hugo/signing.crt"]);
     let (_, issuer) = openssl_try(dir, &["x509", "-in", "hugo/signing.crt", "-noout", "-issuer"]);
     assert!(issuer.contains("acme Keyward CA"), "issued by the new root: {issuer}");
+    // Revoking by the serial as openssl prints it (upper case; here with colons and a leading
+    // zero byte, as `openssl x509 -text` shows serials with a high first byte).
+    let (_, serial) = openssl_try(dir, &["x509", "-in", "hugo/signing.crt", "-noout", "-serial"]);
+    let hex = serial.trim().trim_start_matches("serial=").to_owned();
+    let colons: Vec<String> = hex.as_bytes().chunks(2).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+    let typed = format!("00:{}", colons.join(":"));
+    ok(server.cli(&t, &["pki", "revoke", &typed, "--reason", "key-compromise"], None));
+    ok(server.cli(&t, &["pki", "crl", "--out", &d("g2.crl")], None));
+    let (_, listed) = openssl_try(dir, &["crl", "-in", "g2.crl", "-inform", "DER", "-noout", "-text"]);
+    assert!(listed.contains(&hex) && listed.contains("Key Compromise"), "{hex} in {listed}");
     ok(server.cli(&t, &["pki", "crl", "--generation", "1", "--out", &d("g1.crl")], None));
     let chain = [std::fs::read(dir.join("int.pem")).unwrap(), std::fs::read(dir.join("root.pem")).unwrap()].concat();
     std::fs::write(dir.join("int-chain.pem"), chain).unwrap();
