@@ -586,9 +586,9 @@ impl Service {
             Mutation::PutPki(r) if r.kind == "ca" => Some(r.clone()),
             _ => None,
         });
-        self.commit(batch)?;
         let ca = ca.ok_or_else(|| refused("no CA was made"))?;
         let info = Self::ca_info(&ca, &parse(&ca)?)?;
+        self.commit(batch)?;
         self.pki_audit(&caller.id, "install", &ca.id, "ok", format!("{} CA, {}", info.kind, info.key_type))?;
         Ok(info)
     }
@@ -652,8 +652,8 @@ impl Service {
                     _ => None,
                 })
                 .ok_or_else(|| refused("no CA was made"))?;
-            self.commit(batch)?;
             let info = Self::ca_info(&ca, &parse(&ca)?)?;
+            self.commit(batch)?;
             Ok((info, format!("generation {}", generation + 1)))
         })
     }
@@ -702,8 +702,9 @@ impl Service {
             let mut batch = self.retire_active_cas(&others)?;
             batch.push(Mutation::PutPki(new.clone()));
             batch.push(Mutation::PutPki(self.build_crl(&new, &d, &key, &[])?));
+            let view = Self::ca_info(&new, &d)?;
             self.commit(batch)?;
-            Ok((Self::ca_info(&new, &d)?, format!("certificate {} issued by {}", info.serial, info.issuer)))
+            Ok((view, format!("certificate {} issued by {}", info.serial, info.issuer)))
         })
     }
 
@@ -984,8 +985,10 @@ impl Service {
             certs.retain(|x| x.id != new.id);
             certs.push(new.clone());
             let crl = self.build_crl(&ca_row, &ca, &key, &certs)?;
-            self.commit(vec![Mutation::PutPki(new.clone()), Mutation::PutPki(crl)])?;
-            Ok((self.cert_view(&new)?, format!("{} certificate of {}, reason {reason}", d.usage, d.email)))
+            // The answer is built first: once committed, the call must not fail.
+            let view = self.cert_view(&new)?;
+            self.commit(vec![Mutation::PutPki(new), Mutation::PutPki(crl)])?;
+            Ok((view, format!("{} certificate of {}, reason {reason}", d.usage, d.email)))
         })
     }
 
