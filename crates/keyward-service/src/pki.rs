@@ -798,6 +798,27 @@ impl Service {
         self.pki_installed()?;
         let hash = hex::encode(keyward_crypto::sha256(token.trim().as_bytes()));
         let actor = format!("enrollment:{}", &hash[..16]);
+        // Anyone can call this route. A token that names no record is refused before the lock,
+        // and its audit record joins the next group commit instead of costing an fsync of its
+        // own, so a flood of made-up tokens cannot turn into a flood of disk flushes.
+        let known = token.trim().starts_with(ENROLL_PREFIX)
+            && token.len() <= 128
+            && self.store().pki_lookup("token", &hash)?.is_some();
+        if !known {
+            let e = refused("the enrollment token is not valid: ask your administrator for a new one");
+            self.record(
+                AuditEntry {
+                    at: now(),
+                    actor,
+                    action: "pki redeem".into(),
+                    target: String::new(),
+                    outcome: "refused".into(),
+                    detail: e.to_string(),
+                },
+                AuditDurability::Queue,
+            )?;
+            return Err(e);
+        }
         self.pki_step(&actor, "redeem", "", || {
             check_password(password)?;
             let bad_token = || refused("the enrollment token is not valid: ask your administrator for a new one");

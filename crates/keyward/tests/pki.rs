@@ -506,6 +506,7 @@ fn bad_enrollments_and_recoveries_are_refused_and_nothing_is_issued() {
     audited(&log, "pki redeem", "refused", "names mallory@example.org");
     audited(&log, "pki redeem", "refused", "RSA 1024 bits");
     audited(&log, "pki redeem", "refused", "already used");
+    audited(&log, "pki redeem", "refused", "is not valid");
     audited(&log, "pki redeem", "refused", "expired");
     audited(&log, "pki recovery approve", "refused", "expired");
     audited(&log, "pki recovery download", "refused", "more officers must approve");
