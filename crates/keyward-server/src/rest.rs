@@ -1095,27 +1095,16 @@ async fn add_component(
     body: axum::body::Bytes,
 ) -> ApiResult {
     let c = caller(&c)?;
-    let ca =
-        match body.iter().all(u8::is_ascii_whitespace) {
-            true => None,
-            false => Some(serde_json::from_slice::<CaBody>(&body).map_err(|e| {
-                ApiError::bad_request("invalid_input", format!("the CA options are not valid JSON: {e}"))
-            })?),
-        };
-    let info = match (name.as_str(), ca) {
-        // The pki component comes with its CA, whose options the body may set.
-        ("pki", Some(b)) => {
-            blocking(&state, move |svc| {
-                svc.pki_install(&c, &b.init())?;
-                svc.component_list(&c)?
-                    .into_iter()
-                    .find(|i| i.name == "pki")
-                    .ok_or_else(|| keyward_service::Error::NotFound { what: "the pki component".into() })
-            })
-            .await?
-        }
-        _ => blocking(&state, move |svc| svc.component_add(&c, &name)).await?,
+    // The pki component comes with its CA, whose options the body may set.
+    let ca = match body.iter().all(u8::is_ascii_whitespace) {
+        true => None,
+        false => Some(
+            serde_json::from_slice::<CaBody>(&body)
+                .map_err(|e| ApiError::bad_request("invalid_input", format!("the CA options are not valid JSON: {e}")))?
+                .init(),
+        ),
     };
+    let info = blocking(&state, move |svc| svc.component_add(&c, &name, ca.as_ref())).await?;
     Ok(Json(component_json(&info)))
 }
 

@@ -67,7 +67,9 @@ impl Service {
         Ok(self.store().registry()?.iter().any(|r| r.name == name && r.missing_tables.is_empty()))
     }
 
-    pub fn component_add(&self, caller: &Caller, name: &str) -> Result<ComponentInfo> {
+    /// Installs an optional component; `pki` comes with its CA, made with `ca` (defaults when
+    /// `None`).
+    pub fn component_add(&self, caller: &Caller, name: &str, ca: Option<&crate::pki::CaInit>) -> Result<ComponentInfo> {
         authorize(caller, Action::Restore)?;
         let s = spec(name).ok_or_else(|| Error::invalid("component", format!("no component named {name:?}")))?;
         if s.required {
@@ -78,7 +80,7 @@ impl Service {
         }
         if name == "pki" {
             // The component is its CA: both arrive in one transaction.
-            self.pki_install(caller, &crate::pki::CaInit::default())?;
+            self.pki_install(caller, ca.unwrap_or(&crate::pki::CaInit::default()))?;
             return self
                 .component_list(caller)?
                 .into_iter()

@@ -347,8 +347,7 @@ pub struct Enrollment {
     pub expires_at: String,
 }
 
-/// What a person gets for a redeemed token.
-#[derive(Debug)]
+/// What a person gets for a redeemed token. `Debug` leaves the PKCS#12 out.
 pub struct Redeemed {
     pub email: String,
     /// Encryption key, both certificates and the chain, under the person's password.
@@ -359,6 +358,27 @@ pub struct Redeemed {
     pub chain: String,
     pub encryption_serial: String,
     pub signing_serial: String,
+}
+
+impl std::fmt::Debug for Redeemed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redeemed")
+            .field("email", &self.email)
+            .field("encryption_serial", &self.encryption_serial)
+            .field("signing_serial", &self.signing_serial)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A certificate's status by its record alone: what lists count without building views.
+fn cert_status(d: &CertDoc) -> &'static str {
+    if d.revoked_at.is_some() {
+        "revoked"
+    } else if passed(&d.not_after) {
+        "expired"
+    } else {
+        "valid"
+    }
 }
 
 fn recovery_view(r: &PkiRow, d: &RecoveryDoc) -> RecoveryView {
@@ -522,8 +542,9 @@ impl Service {
         })
     }
 
-    /// Makes a CA record (and, for a root, its first CRL) for `init`, as generation `generation`.
-    fn new_ca(&self, init: &CaInit, generation: u32) -> Result<Vec<Mutation>> {
+    /// Makes a CA record (and, for a root, its first CRL) for `init`, as generation `generation`:
+    /// the record and the mutations that store it.
+    fn new_ca(&self, init: &CaInit, generation: u32) -> Result<(PkiRow, Vec<Mutation>)> {
         let kind = KeyKind::parse(&init.key_type)
             .ok_or_else(|| Error::invalid("key type", "use rsa-2048, rsa-3072, rsa-4096, ec-p256 or ec-p384"))?;
         if !(1..=36_500).contains(&init.days)
@@ -570,7 +591,7 @@ impl Service {
         if !init.intermediate {
             out.push(Mutation::PutPki(self.build_crl(&r, &doc, &key, &[])?));
         }
-        Ok(out)
+        Ok((r, out))
     }
 
     /// Installs the `pki` component with its first CA, in one transaction.
@@ -580,13 +601,9 @@ impl Service {
             return Err(Error::invalid("component", "pki is already installed"));
         }
         let _g = self.pki_guard();
+        let (ca, mutations) = self.new_ca(init, 1)?;
         let mut batch = vec![Mutation::AddComponent { name: "pki".into(), installed_at: now() }];
-        batch.extend(self.new_ca(init, 1)?);
-        let ca = batch.iter().find_map(|m| match m {
-            Mutation::PutPki(r) if r.kind == "ca" => Some(r.clone()),
-            _ => None,
-        });
-        let ca = ca.ok_or_else(|| refused("no CA was made"))?;
+        batch.extend(mutations);
         let info = Self::ca_info(&ca, &parse(&ca)?)?;
         self.commit(batch)?;
         self.pki_audit(&caller.id, "install", &ca.id, "ok", format!("{} CA, {}", info.kind, info.key_type))?;
@@ -641,17 +658,11 @@ impl Service {
                     )));
                 }
             }
-            batch.extend(self.new_ca(init, generation + 1)?);
+            let (ca, mutations) = self.new_ca(init, generation + 1)?;
+            batch.extend(mutations);
             if !init.intermediate {
                 batch.extend(self.retire_active_cas(&cas)?);
             }
-            let ca = batch
-                .iter()
-                .find_map(|m| match m {
-                    Mutation::PutPki(r) if r.kind == "ca" && r.secret.is_some() => Some(r.clone()),
-                    _ => None,
-                })
-                .ok_or_else(|| refused("no CA was made"))?;
             let info = Self::ca_info(&ca, &parse(&ca)?)?;
             self.commit(batch)?;
             Ok((info, format!("generation {}", generation + 1)))
@@ -1007,7 +1018,7 @@ impl Service {
             certs.push(new.clone());
             let crl = self.build_crl(&ca_row, &ca, &key, &certs)?;
             // The answer is built first: once committed, the call must not fail.
-            let view = self.cert_view(&new)?;
+            let view = Self::cert_view(&new, &self.ca_generations()?)?;
             self.commit(vec![Mutation::PutPki(new), Mutation::PutPki(crl)])?;
             Ok((view, format!("{} certificate of {}, reason {reason}", d.usage, d.email)))
         })
@@ -1037,7 +1048,7 @@ impl Service {
         }
         let mut out = Vec::new();
         for c in self.store().pki_list("cert", Some(&person.id))? {
-            if self.cert_view(&c)?.status == "valid" {
+            if cert_status(&parse(&c)?) == "valid" {
                 out.push(self.pki_revoke(caller, &c.id, reason)?);
             }
         }
@@ -1095,42 +1106,33 @@ impl Service {
 
     // ---- directory ---------------------------------------------------------------------------
 
-    fn cert_view(&self, c: &PkiRow) -> Result<CertView> {
+    /// CA id to generation, read once per listing.
+    fn ca_generations(&self) -> Result<std::collections::HashMap<String, u32>> {
+        self.store().pki_list("ca", None)?.iter().map(|r| Ok((r.id.clone(), parse::<CaDoc>(r)?.generation))).collect()
+    }
+
+    fn cert_view(c: &PkiRow, generations: &std::collections::HashMap<String, u32>) -> Result<CertView> {
         let d: CertDoc = parse(c)?;
-        let status = if d.revoked_at.is_some() {
-            "revoked"
-        } else if passed(&d.not_after) {
-            "expired"
-        } else {
-            "valid"
-        };
-        let generation = self
-            .store()
-            .pki_get("ca", &d.ca_id)?
-            .and_then(|r| parse::<CaDoc>(&r).ok())
-            .map(|d| d.generation)
-            .unwrap_or(0);
         Ok(CertView {
             serial: c.id.clone(),
             email: d.email.clone(),
             usage: d.usage.clone(),
-            status: status.into(),
+            status: cert_status(&d).into(),
             not_before: d.not_before.clone(),
             not_after: d.not_after.clone(),
             revoked_at: d.revoked_at.clone(),
             reason: d.reason.clone(),
             escrowed: c.secret.is_some(),
-            ca_generation: generation,
+            ca_generation: generations.get(&d.ca_id).copied().unwrap_or(0),
             certificate: keyward_pki::pem("CERTIFICATE", &der("certificate", &d.cert)?),
         })
     }
 
-    fn person_view(&self, p: &PkiRow) -> Result<PersonView> {
+    fn person_view(p: &PkiRow, certs: &[PkiRow]) -> Result<PersonView> {
         let d: PersonDoc = parse(p)?;
-        let certs = self.store().pki_list("cert", Some(&p.id))?;
         let mut valid = 0;
-        for c in &certs {
-            if self.cert_view(c)?.status == "valid" {
+        for c in certs {
+            if cert_status(&parse(c)?) == "valid" {
                 valid += 1;
             }
         }
@@ -1149,11 +1151,16 @@ impl Service {
         authorize(caller, Action::ReadPki)?;
         self.pki_installed()?;
         let q = query.map(|q| q.to_lowercase());
+        // Every certificate once, by person, rather than a query per person.
+        let mut certs: std::collections::HashMap<String, Vec<PkiRow>> = std::collections::HashMap::new();
+        for c in self.store().pki_list("cert", None)? {
+            certs.entry(c.parent.clone().unwrap_or_default()).or_default().push(c);
+        }
         let mut out = Vec::new();
         for p in self.store().pki_list("person", None)? {
             let d: PersonDoc = parse(&p)?;
             if q.as_ref().is_none_or(|q| d.email.contains(q.as_str()) || d.name.to_lowercase().contains(q.as_str())) {
-                out.push(self.person_view(&p)?);
+                out.push(Self::person_view(&p, certs.get(&p.id).map(Vec::as_slice).unwrap_or_default())?);
             }
         }
         out.sort_by(|a, b| a.email.cmp(&b.email));
@@ -1166,8 +1173,9 @@ impl Service {
         self.pki_installed()?;
         let p = self.person(email)?;
         let store = self.store();
-        let certificates =
-            store.pki_list("cert", Some(&p.id))?.iter().map(|c| self.cert_view(c)).collect::<Result<_>>()?;
+        let certs = store.pki_list("cert", Some(&p.id))?;
+        let generations = self.ca_generations()?;
+        let certificates = certs.iter().map(|c| Self::cert_view(c, &generations)).collect::<Result<_>>()?;
         let mut recoveries = Vec::new();
         for r in store.pki_list("recovery", Some(&p.id))? {
             recoveries.push(recovery_view(&r, &parse(&r)?));
@@ -1183,7 +1191,7 @@ impl Service {
                 redeemed_at: d.redeemed_at,
             });
         }
-        Ok(PersonDetail { person: self.person_view(&p)?, certificates, recoveries, enrollments })
+        Ok(PersonDetail { person: Self::person_view(&p, &certs)?, certificates, recoveries, enrollments })
     }
 
     // ---- officers and recovery ---------------------------------------------------------------

@@ -10,8 +10,8 @@ use rusqlite::Connection;
 
 use crate::rows::*;
 use crate::sqlite::{
-    OBJECT_COLUMNS, audit_row, object_row, open_connection, read_components, read_identity, read_keyring,
-    read_schedule, read_schema_version, read_seal_config, read_servers, token_row,
+    OBJECT_COLUMNS, open_connection, read_components, read_identity, read_keyring, read_schedule, read_schema_version,
+    read_seal_config, read_servers, token_row,
 };
 use crate::{Error, Result, db};
 
@@ -104,46 +104,27 @@ impl Snapshot {
         Ok(())
     }
 
-    /// Every object, each followed by its versions: one ordered join, not a query per key.
+    /// Every object, each followed by its versions, as owned rows (see
+    /// [`for_each_key_ref`](Self::for_each_key_ref), which it reads through).
     pub fn for_each_key<E: From<Error>>(
         &self,
         mut f: impl FnMut(ObjectRow, Vec<KeyVersionRow>) -> Result<(), E>,
     ) -> Result<(), E> {
-        let columns: String = OBJECT_COLUMNS.split(", ").map(|c| format!("o.{c}")).collect::<Vec<_>>().join(", ");
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
-                "SELECT {columns}, v.object_id, v.version, v.material, v.public_key, v.created_at
-                 FROM objects o LEFT JOIN key_versions v ON v.object_id = o.id
-                 ORDER BY o.id, v.version"
-            ))
-            .map_err(db("reading keys"))?;
-        let mut rows = stmt.query([]).map_err(db("reading keys"))?;
         let mut current: Option<(ObjectRow, Vec<KeyVersionRow>)> = None;
-        while let Some(row) = rows.next().map_err(db("reading keys"))? {
-            let object = object_row(row).map_err(db("reading keys"))?;
-            let version = match row.get::<_, Option<String>>(13).map_err(db("reading keys"))? {
-                Some(object_id) => Some(KeyVersionRow {
-                    object_id,
-                    version: row.get(14).map_err(db("reading keys"))?,
-                    material: row.get(15).map_err(db("reading keys"))?,
-                    public_key: row.get(16).map_err(db("reading keys"))?,
-                    created_at: row.get(17).map_err(db("reading keys"))?,
-                }),
-                None => None,
-            };
-            match &mut current {
-                Some((o, versions)) if o.id == object.id => versions.extend(version),
-                _ => {
-                    if let Some((o, versions)) = current.take() {
-                        f(o, versions)?;
-                    }
-                    current = Some((object, version.into_iter().collect()));
+        self.for_each_key_ref(|o, v| -> Result<(), E> {
+            if current.as_ref().is_none_or(|(c, _)| c.id != o.id) {
+                if let Some((c, versions)) = current.take() {
+                    f(c, versions)?;
                 }
+                current = Some((o.to_row(), Vec::new()));
             }
-        }
-        if let Some((o, versions)) = current {
-            f(o, versions)?;
+            if let (Some(v), Some((_, versions))) = (v, current.as_mut()) {
+                versions.push(v.to_row());
+            }
+            Ok(())
+        })?;
+        if let Some((c, versions)) = current {
+            f(c, versions)?;
         }
         Ok(())
     }
@@ -230,15 +211,7 @@ impl Snapshot {
     }
 
     pub fn for_each_audit<E: From<Error>>(&self, mut f: impl FnMut(AuditRow) -> Result<(), E>) -> Result<(), E> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT seq, at, actor, action, target, outcome, detail, prev_hash, hash FROM audit ORDER BY seq")
-            .map_err(db("reading the audit log"))?;
-        let rows = stmt.query_map([], audit_row).map_err(db("reading the audit log"))?;
-        for row in rows {
-            f(row.map_err(db("reading the audit log"))?)?;
-        }
-        Ok(())
+        self.for_each_audit_ref(|a| f(a.to_row()))
     }
 }
 
@@ -267,6 +240,26 @@ pub struct ObjectRef<'a> {
     pub attributes: &'a str,
 }
 
+impl ObjectRef<'_> {
+    pub fn to_row(&self) -> ObjectRow {
+        ObjectRow {
+            id: self.id.into(),
+            name: self.name.into(),
+            key_type: self.key_type.into(),
+            state: self.state.into(),
+            enabled: self.enabled,
+            exportable: self.exportable,
+            current_version: self.current_version,
+            created_at: self.created_at.into(),
+            updated_at: self.updated_at.into(),
+            activated_at: self.activated_at.map(Into::into),
+            deactivated_at: self.deactivated_at.map(Into::into),
+            destroyed_at: self.destroyed_at.map(Into::into),
+            attributes: self.attributes.into(),
+        }
+    }
+}
+
 /// A key version row, borrowed; `material` is the barrier blob.
 #[derive(Clone, Copy)]
 pub struct VersionRef<'a> {
@@ -275,6 +268,18 @@ pub struct VersionRef<'a> {
     pub material: Option<&'a [u8]>,
     pub public_key: Option<&'a [u8]>,
     pub created_at: &'a str,
+}
+
+impl VersionRef<'_> {
+    pub fn to_row(&self) -> KeyVersionRow {
+        KeyVersionRow {
+            object_id: self.object_id.into(),
+            version: self.version,
+            material: self.material.map(<[u8]>::to_vec),
+            public_key: self.public_key.map(<[u8]>::to_vec),
+            created_at: self.created_at.into(),
+        }
+    }
 }
 
 /// An audit record, borrowed.
@@ -322,5 +327,23 @@ fn int(r: &rusqlite::Row<'_>, i: usize) -> Result<i64> {
     match r.get_ref(i).map_err(db("reading a row"))? {
         ValueRef::Integer(n) => Ok(n),
         _ => Err(corrupt_row("integer column")),
+    }
+}
+
+impl AuditRef<'_> {
+    pub fn to_row(&self) -> AuditRow {
+        AuditRow {
+            seq: self.seq,
+            entry: AuditEntry {
+                at: self.at.into(),
+                actor: self.actor.into(),
+                action: self.action.into(),
+                target: self.target.into(),
+                outcome: self.outcome.into(),
+                detail: self.detail.into(),
+            },
+            prev_hash: *self.prev_hash,
+            hash: *self.hash,
+        }
     }
 }
