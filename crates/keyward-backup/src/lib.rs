@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+mod check;
 mod format;
 mod manifest;
 mod reader;
@@ -21,11 +22,12 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
+pub use check::CheckingWriter;
 pub use format::{FORMAT_V1, FORMAT_VERSION, MAGIC, first_format_with};
 pub use manifest::{ChunkEntry, ComponentEntry, Identity, KeyringEntry, Manifest, SealEntry};
 pub use reader::{ArchiveReader, ReadSummary, read_manifest};
 pub use records::Record;
-pub use writer::{ArchiveWriter, WriteSummary, WriterOptions};
+pub use writer::{ArchiveWriter, Lane, Part, WriteSummary, WriterOptions};
 
 /// The components a full backup holds; a full restore needs every one of them.
 pub const REQUIRED_COMPONENTS: &[&str] = &["config", "directory", "keys", "audit"];
@@ -79,6 +81,8 @@ pub enum Error {
     },
     #[error("a record could not be encoded: {0}")]
     Encode(String),
+    #[error("the archive writer stopped before the backup was finished")]
+    WriterStopped,
     #[error("the archive writer was used out of order: {0}")]
     Usage(&'static str),
 }

@@ -71,6 +71,8 @@ struct Section {
     index: u32,
     records: u64,
     raw: Vec<u8>,
+    /// The SHA-256 of `raw`, checked against the header.
+    raw_sha256: [u8; 32],
     offset: u64,
 }
 
@@ -122,7 +124,7 @@ impl<R: Read> ArchiveReader<R> {
         if keyward_crypto::sha256(&raw) != sha {
             return Err(corrupt(place(), "its checksum does not match its content"));
         }
-        Ok(Section { kind, name, index, records, raw, offset })
+        Ok(Section { kind, name, index, records, raw, raw_sha256: sha, offset })
     }
 
     /// Reads and checks the whole archive, calling `visit` for every record in order.
@@ -179,7 +181,7 @@ impl<R: Read> ArchiveReader<R> {
                     format!("it holds {count} records but its header says {}", section.records),
                 ));
             }
-            let chunk_hash = keyward_crypto::sha256(&section.raw);
+            let chunk_hash = section.raw_sha256;
             match component_hashes.iter_mut().find(|(n, _)| *n == section.name) {
                 Some((_, h)) => h.update(&chunk_hash),
                 None => {
@@ -194,7 +196,7 @@ impl<R: Read> ArchiveReader<R> {
                 section.offset,
                 section.records,
                 section.raw.len() as u64,
-                hex::encode(keyward_crypto::sha256(&section.raw)),
+                hex::encode(chunk_hash),
             ));
         };
         // The trailer: offset and MAC are covered by the archive hash, then the hash itself.

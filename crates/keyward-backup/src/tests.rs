@@ -222,3 +222,145 @@ fn archives_without_pki_stay_version_1() {
     assert_eq!(&bytes[8..10], &[0, 1]);
     assert_eq!(read(&bytes).unwrap().0.manifest.format, 1);
 }
+
+/// Parts written by several lanes, out of order and at different speeds, land in plan order:
+/// the records read back exactly as one producer would have written them.
+#[test]
+fn lanes_write_parts_in_plan_order_whatever_order_they_finish_in() {
+    let opts = WriterOptions { level: 1, chunk_bytes: 500, ..Default::default() };
+    let mut w = ArchiveWriter::new(Vec::new(), opts).unwrap();
+    let config = w.plan_component("config", 1, 1).unwrap();
+    let keys = w.plan_component("keys", 1, 4).unwrap();
+    let directory = w.plan_component("directory", 1, 0).unwrap();
+    let audit = w.plan_component("audit", 1, 2).unwrap();
+    assert!(directory.is_empty());
+    let component = Record::Component { name: "keys".into(), schema_version: 1, installed_at: "t".into() };
+    let audit_record = |i: u64| Record::Audit {
+        seq: i,
+        at: "t".into(),
+        actor: "a".into(),
+        action: "b".into(),
+        target: "c".into(),
+        outcome: "200".into(),
+        detail: String::new(),
+        prev_hash: "00".into(),
+        hash: "11".into(),
+    };
+    // Part p of the keys holds objects 10p..10p+10; part 1 holds none.
+    let write_keys = |lane: &mut Lane, p: usize| {
+        lane.begin(&keys[p]).unwrap();
+        if p != 1 {
+            for i in (p as u32 * 10)..(p as u32 * 10 + 10) {
+                lane.record(&object(i)).unwrap();
+            }
+        }
+        lane.end().unwrap();
+    };
+    let (mut a, mut b) = (w.lane().unwrap(), w.lane().unwrap());
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            write_keys(&mut b, 3);
+            b.begin(&audit[1]).unwrap();
+            b.record(&audit_record(2)).unwrap();
+            b.end().unwrap();
+            write_keys(&mut b, 1);
+        });
+        s.spawn(|| {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            a.begin(&audit[0]).unwrap();
+            a.record(&audit_record(1)).unwrap();
+            assert!(a.record(&object(99)).is_err(), "a keys record in an audit part");
+            a.end().unwrap();
+            write_keys(&mut a, 2);
+            write_keys(&mut a, 0);
+            a.begin(&config[0]).unwrap();
+            a.record(&component).unwrap();
+            a.end().unwrap();
+        });
+    });
+    drop((a, b));
+    let (bytes, summary) = w.finish(manifest(), None).unwrap();
+    assert_eq!(summary.bytes, bytes.len() as u64);
+    let (read_back, records) = read(&bytes).unwrap();
+    let mut want = vec![component];
+    want.extend([0, 2, 3].iter().flat_map(|p| (p * 10..p * 10 + 10).map(object)));
+    want.extend([audit_record(1), audit_record(2)]);
+    assert_eq!(records, want);
+    let names: Vec<_> = read_back.manifest.components.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["config", "keys", "directory", "audit"]);
+    let keys_entry = read_back.manifest.component("keys").unwrap();
+    assert_eq!(keys_entry.records, 30);
+    assert!(keys_entry.chunks.len() >= 3, "each part ends its own chunks");
+}
+
+#[test]
+fn a_planned_part_left_unwritten_fails_the_archive() {
+    let mut w = ArchiveWriter::new(Vec::new(), WriterOptions::default()).unwrap();
+    let parts = w.plan_component("keys", 1, 2).unwrap();
+    let mut lane = w.lane().unwrap();
+    lane.begin(&parts[1]).unwrap();
+    lane.record(&object(1)).unwrap();
+    lane.end().unwrap();
+    drop(lane);
+    let err = w.finish(Manifest { complete: false, ..manifest() }, None).unwrap_err().to_string();
+    assert!(err.contains("not finished"), "{err}");
+}
+
+#[test]
+fn a_record_must_be_one_line() {
+    let write = |record: &[u8]| {
+        let mut w = ArchiveWriter::new(Vec::new(), WriterOptions::default()).unwrap();
+        let parts = w.plan_component("keys", 1, 1).unwrap();
+        let mut lane = w.lane().unwrap();
+        lane.begin(&parts[0]).unwrap();
+        assert!(lane.record_with("keys", |_| Ok(())).is_err(), "an empty record");
+        let record = record.to_vec();
+        lane.record_with("keys", move |b| {
+            b.extend_from_slice(&record);
+            Ok(())
+        })
+        .unwrap();
+        lane.end().unwrap();
+        drop(lane);
+        w.finish(Manifest { complete: false, ..manifest() }, None).unwrap().0
+    };
+    let one = serde_json::to_vec(&object(1)).unwrap();
+    assert_eq!(read(&write(&one)).unwrap().1, vec![object(1)]);
+    // A record that spans lines is caught by the read-back check every backup gets.
+    let spanning = String::from_utf8(one).unwrap().replacen(',', ",\n", 1);
+    let bytes = write(spanning.as_bytes());
+    let err = ArchiveReader::new(&bytes[..]).check().unwrap_err().to_string();
+    assert!(err.contains("holds 2 records but its header says 1"), "{err}");
+    let err = read(&bytes).unwrap_err().to_string();
+    assert!(err.contains("record 1 is malformed"), "{err}");
+}
+
+/// Written in pieces of any size through the checking writer: a whole archive passes and
+/// hashes as its bytes do; a damaged or cut one fails, whichever piece the damage is in.
+#[test]
+fn the_checking_writer_checks_the_stream_it_passes_on() {
+    let bytes = archive(30, None);
+    let through = |stream: &[u8], piece: usize| -> Result<(Vec<u8>, ReadSummary, [u8; 32])> {
+        let mut w = CheckingWriter::new(Vec::new()).unwrap();
+        for p in stream.chunks(piece) {
+            if std::io::Write::write_all(&mut w, p).is_err() {
+                break; // the check already failed; `finish` says why
+            }
+        }
+        w.finish()
+    };
+    for piece in [1, 7, 4096, bytes.len()] {
+        let (copy, summary, hash) = through(&bytes, piece).unwrap();
+        assert_eq!(copy, bytes);
+        assert_eq!(summary.bytes, bytes.len() as u64);
+        assert_eq!(hash, keyward_crypto::sha256(&bytes));
+    }
+    let mut damaged = bytes.clone();
+    damaged[bytes.len() / 2] ^= 0x40;
+    assert!(matches!(through(&damaged, 1000), Err(Error::Corrupt { .. } | Error::Truncated { .. })));
+    let err = through(&bytes[..bytes.len() - 3], 1000).unwrap_err();
+    assert!(matches!(err, Error::Truncated { .. }), "{err}");
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert!(through(&longer, 1000).is_err(), "a byte after the trailer");
+}

@@ -1,9 +1,21 @@
-//! Writing an archive as a stream: records are buffered into chunks; each full chunk goes to a
-//! worker thread that compresses it, hashes it and writes it, while the caller goes on reading
-//! and encoding the next one (on a 2-core server that halves the time of a backup). The output
-//! needs no seek, so a server can stream a backup straight to a client.
+//! Writing an archive as a stream, from one producer or several at once.
+//!
+//! A component is planned as one or more *parts* (say, the keys in four ranges of the store),
+//! which together hold its records in order. Producers write parts through [`Lane`]s, each on
+//! its own thread: a lane buffers records into chunks and *seals* each full chunk itself
+//! (compresses it and hashes its raw bytes), so the costly work spreads over every producer.
+//! One sink thread owns the output: it writes sealed chunks in plan order, holding back any
+//! that arrive early, numbers each component's chunks, and keeps every checksum that depends
+//! on byte positions. The output needs no seek, so a server can stream a backup straight to a
+//! client.
+//!
+//! The single-producer calls ([`ArchiveWriter::begin_component`], [`ArchiveWriter::record`],
+//! [`ArchiveWriter::end_component`]) are a one-part plan written through a lane of the writer's
+//! own.
 
+use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
@@ -17,7 +29,7 @@ use crate::{Error, Record, Result};
 pub struct WriterOptions {
     /// zstd level; 1 is the right trade on small machines (fast, ~5-10x on key metadata).
     pub level: i32,
-    /// Uncompressed bytes per chunk before it is written out.
+    /// Uncompressed bytes per chunk before it is sealed.
     pub chunk_bytes: usize,
     /// The format version to write: [`FORMAT_V1`](crate::format::FORMAT_V1) unless a component
     /// needs a later one (see `docs/backup-format.md`).
@@ -39,36 +51,77 @@ pub struct WriteSummary {
     pub manifest: Manifest,
 }
 
+/// One planned part of a component: what a [`Lane`] writes between
+/// [`begin`](Lane::begin) and [`end`](Lane::end).
+#[derive(Debug, Clone)]
+pub struct Part {
+    slot: u32,
+    component: Arc<str>,
+}
+
+impl Part {
+    pub fn component(&self) -> &str {
+        &self.component
+    }
+}
+
+/// A chunk compressed and hashed by a lane, waiting for its place in the file.
+struct Sealed {
+    records: u64,
+    raw_len: u64,
+    raw_sha256: [u8; 32],
+    stored: Vec<u8>,
+}
+
 enum Msg {
-    Chunk { name: String, index: u32, records: u64, raw: Vec<u8> },
-    Finish { manifest: Box<Manifest>, mac_key: Option<Secret> },
+    /// A component and the slots of its parts, in plan order.
+    Plan {
+        name: Arc<str>,
+        schema_version: u32,
+        parts: u32,
+    },
+    Chunk {
+        slot: u32,
+        chunk: Sealed,
+    },
+    /// The part in `slot` has no more chunks.
+    PartDone {
+        slot: u32,
+    },
+    Finish {
+        manifest: Box<Manifest>,
+        mac_key: Option<Secret>,
+    },
 }
 
-struct Open {
+/// A component as the sink builds its manifest entry.
+struct Planned {
     entry: ComponentEntry,
-    buffer: Vec<u8>,
-    buffered_records: u64,
-    chunks: u32,
+    /// Slots `first..end` are this component's parts.
+    end: u32,
+    /// SHA-256 over the raw SHA-256 of each chunk, in order.
+    hash: Sha256,
 }
 
-pub struct ArchiveWriter<W: Write + Send + 'static> {
-    tx: Option<SyncSender<Msg>>,
-    worker: Option<JoinHandle<Result<(W, WriteSummary)>>>,
-    opts: WriterOptions,
-    components: Vec<ComponentEntry>,
-    open: Option<Open>,
+/// Sealed chunks and the end of a part that arrived before its turn.
+#[derive(Default)]
+struct Early {
+    chunks: Vec<Sealed>,
+    done: bool,
 }
 
-/// The worker's side: owns the output and everything that depends on byte positions.
+/// The sink's side: owns the output and everything that depends on byte positions.
 struct Sink<W> {
     inner: W,
     hash: Sha256,
     written: u64,
-    compressor: zstd::bulk::Compressor<'static>,
-    chunks: Vec<(String, ChunkEntry)>,
-    /// Running SHA-256 of each component's records.
-    component_hashes: Vec<(String, Sha256)>,
     format: u16,
+    compressor: zstd::bulk::Compressor<'static>,
+    components: Vec<Planned>,
+    planned_slots: u32,
+    /// The slot whose chunks are written as they come; later slots wait in `early`.
+    current: u32,
+    early: BTreeMap<u32, Early>,
 }
 
 impl<W: Write> Sink<W> {
@@ -79,47 +132,85 @@ impl<W: Write> Sink<W> {
         Ok(())
     }
 
-    fn section(
-        &mut self,
-        kind: u8,
-        name: &str,
-        index: u32,
-        records: u64,
-        raw: &[u8],
-    ) -> Result<(ChunkEntry, [u8; 32])> {
-        let stored = self.compressor.compress(raw).map_err(|source| Error::Io { doing: "compress", source })?;
-        let raw_sha256 = keyward_crypto::sha256(raw);
+    fn write_section(&mut self, kind: u8, name: &str, index: u32, chunk: &Sealed) -> Result<u64> {
         let header = SectionHeader {
             kind,
             name: name.to_owned(),
             index,
-            records,
-            raw_len: raw.len() as u64,
-            stored_len: stored.len() as u64,
-            raw_sha256,
+            records: chunk.records,
+            raw_len: chunk.raw_len,
+            stored_len: chunk.stored.len() as u64,
+            raw_sha256: chunk.raw_sha256,
         };
         let offset = self.written;
         self.write_all(&header.encode()?)?;
-        self.write_all(&stored)?;
-        Ok((ChunkEntry { offset, records, raw_bytes: raw.len() as u64, sha256: hex::encode(raw_sha256) }, raw_sha256))
+        self.write_all(&chunk.stored)?;
+        Ok(offset)
+    }
+
+    /// Writes a chunk of the current slot: its component's next chunk.
+    fn write_chunk(&mut self, chunk: Sealed) -> Result<()> {
+        let slot = self.current;
+        let i = self
+            .components
+            .iter()
+            .position(|c| slot < c.end)
+            .ok_or(Error::Usage("a chunk was written for a part that was never planned"))?;
+        let (name, index) = match self.components.get(i) {
+            Some(c) => (c.entry.name.clone(), c.entry.chunks.len() as u32),
+            None => return Err(Error::Usage("a chunk was written for a part that was never planned")),
+        };
+        let offset = self.write_section(KIND_CHUNK, &name, index, &chunk)?;
+        if let Some(c) = self.components.get_mut(i) {
+            c.hash.update(&chunk.raw_sha256);
+            c.entry.records += chunk.records;
+            c.entry.chunks.push(ChunkEntry {
+                offset,
+                records: chunk.records,
+                raw_bytes: chunk.raw_len,
+                sha256: hex::encode(chunk.raw_sha256),
+            });
+        }
+        Ok(())
+    }
+
+    /// The current part is complete: moves on, writing what later parts sent early.
+    fn next_part(&mut self) -> Result<()> {
+        self.current += 1;
+        while let Some(early) = self.early.remove(&self.current) {
+            for chunk in early.chunks {
+                self.write_chunk(chunk)?;
+            }
+            if !early.done {
+                break;
+            }
+            self.current += 1;
+        }
+        Ok(())
     }
 
     fn run(mut self, rx: Receiver<Msg>) -> Result<(W, WriteSummary)> {
         self.write_all(&format::header(self.format))?;
         while let Ok(msg) = rx.recv() {
             match msg {
-                Msg::Chunk { name, index, records, raw } => {
-                    let (entry, chunk_hash) = self.section(KIND_CHUNK, &name, index, records, &raw)?;
-                    match self.component_hashes.iter_mut().find(|(n, _)| *n == name) {
-                        Some((_, h)) => h.update(&chunk_hash),
-                        None => {
-                            let mut h = Sha256::default();
-                            h.update(&chunk_hash);
-                            self.component_hashes.push((name.clone(), h));
-                        }
-                    }
-                    self.chunks.push((name, entry));
+                Msg::Plan { name, schema_version, parts } => {
+                    self.planned_slots += parts;
+                    self.components.push(Planned {
+                        entry: ComponentEntry {
+                            name: name.to_string(),
+                            schema_version,
+                            records: 0,
+                            sha256: String::new(),
+                            chunks: Vec::new(),
+                        },
+                        end: self.planned_slots,
+                        hash: Sha256::default(),
+                    });
                 }
+                Msg::Chunk { slot, chunk } if slot == self.current => self.write_chunk(chunk)?,
+                Msg::Chunk { slot, chunk } => self.early.entry(slot).or_default().chunks.push(chunk),
+                Msg::PartDone { slot } if slot == self.current => self.next_part()?,
+                Msg::PartDone { slot } => self.early.entry(slot).or_default().done = true,
                 Msg::Finish { manifest, mac_key } => return self.finish(*manifest, mac_key),
             }
         }
@@ -127,20 +218,19 @@ impl<W: Write> Sink<W> {
     }
 
     fn finish(mut self, mut manifest: Manifest, mac_key: Option<Secret>) -> Result<(W, WriteSummary)> {
-        let mut hashes = std::mem::take(&mut self.component_hashes);
-        for component in &mut manifest.components {
-            component.chunks =
-                self.chunks.iter().filter(|(n, _)| *n == component.name).map(|(_, c)| c.clone()).collect();
-            let hash = match hashes.iter().position(|(n, _)| *n == component.name) {
-                Some(i) => hashes.swap_remove(i).1.finish(),
-                None => Sha256::default().finish(),
-            };
-            component.sha256 = hex::encode(hash);
+        if self.current != self.planned_slots || !self.early.is_empty() {
+            return Err(Error::Usage("a planned part was not finished"));
         }
+        manifest.components = std::mem::take(&mut self.components)
+            .into_iter()
+            .map(|c| ComponentEntry { sha256: hex::encode(c.hash.finish()), ..c.entry })
+            .collect();
+        manifest.format = self.format;
         manifest.authenticated = mac_key.is_some();
         let raw = serde_json::to_vec(&manifest).map_err(|e| Error::Encode(e.to_string()))?;
         let manifest_offset = self.written;
-        self.section(KIND_MANIFEST, "manifest", 0, 0, &raw)?;
+        let sealed = seal(&mut self.compressor, &raw, 0)?;
+        self.write_section(KIND_MANIFEST, "manifest", 0, &sealed)?;
         let mac = mac_key.map(|k| keyward_crypto::hmac_sha256(k.expose(), &raw)).unwrap_or([0u8; 32]);
         self.write_all(&manifest_offset.to_be_bytes())?;
         self.write_all(&mac)?;
@@ -155,54 +245,38 @@ impl<W: Write> Sink<W> {
     }
 }
 
-impl<W: Write + Send + 'static> ArchiveWriter<W> {
-    pub fn new(out: W, opts: WriterOptions) -> Result<Self> {
-        if !(format::FORMAT_V1..=format::FORMAT_VERSION).contains(&opts.format) {
-            return Err(Error::Usage("this format version cannot be written"));
-        }
-        let mut compressor = zstd::bulk::Compressor::new(opts.level)
-            .map_err(|source| Error::Io { doing: "start compression", source })?;
-        // Compression runs on this writer's own worker thread, not on zstd's: the snapshot
-        // reader keeps the other core busy, and handing chunks to a zstd worker cost ~10% more
-        // CPU in locking for no shorter backup (docs/performance.md).
-        let _ = compressor.set_parameter(zstd::zstd_safe::CParameter::NbWorkers(0));
-        let sink = Sink {
-            inner: out,
-            hash: Sha256::default(),
-            written: 0,
-            compressor,
-            chunks: Vec::new(),
-            component_hashes: Vec::new(),
-            format: opts.format,
-        };
-        // Two chunks in flight at most: enough to overlap, little memory.
-        let (tx, rx) = sync_channel(2);
-        let worker = std::thread::Builder::new()
-            .name("keyward-archive-writer".into())
-            .spawn(move || sink.run(rx))
-            .map_err(|source| Error::Io { doing: "start the archive writer", source })?;
-        Ok(ArchiveWriter { tx: Some(tx), worker: Some(worker), opts, components: Vec::new(), open: None })
-    }
+fn compressor(level: i32) -> Result<zstd::bulk::Compressor<'static>> {
+    let mut c =
+        zstd::bulk::Compressor::new(level).map_err(|source| Error::Io { doing: "start compression", source })?;
+    // Each lane compresses on its own thread: zstd's own workers would only add locking
+    // (docs/performance.md).
+    let _ = c.set_parameter(zstd::zstd_safe::CParameter::NbWorkers(0));
+    Ok(c)
+}
 
-    pub fn begin_component(&mut self, name: &str, schema_version: u32) -> Result<()> {
+fn seal(compressor: &mut zstd::bulk::Compressor<'static>, raw: &[u8], records: u64) -> Result<Sealed> {
+    let stored = compressor.compress(raw).map_err(|source| Error::Io { doing: "compress", source })?;
+    Ok(Sealed { records, raw_len: raw.len() as u64, raw_sha256: keyward_crypto::sha256(raw), stored })
+}
+
+/// Writes the records of planned parts, one part at a time, from one thread. Lanes on several
+/// threads write one archive together; each seals its own chunks.
+pub struct Lane {
+    tx: SyncSender<Msg>,
+    compressor: zstd::bulk::Compressor<'static>,
+    chunk_bytes: usize,
+    buffer: Vec<u8>,
+    records: u64,
+    open: Option<Part>,
+}
+
+impl Lane {
+    /// Starts writing `part`; the previous part must have been ended.
+    pub fn begin(&mut self, part: &Part) -> Result<()> {
         if self.open.is_some() {
             return Err(Error::Usage("a component is already open"));
         }
-        if self.components.iter().any(|c| c.name == name) {
-            return Err(Error::Usage("a component can be written only once"));
-        }
-        if format::first_format_with(name) > self.opts.format {
-            return Err(Error::Usage("this component needs a newer format version"));
-        }
-        let entry = ComponentEntry {
-            name: name.to_owned(),
-            schema_version,
-            records: 0,
-            sha256: String::new(),
-            chunks: Vec::new(),
-        };
-        self.open =
-            Some(Open { entry, buffer: Vec::with_capacity(self.opts.chunk_bytes), buffered_records: 0, chunks: 0 });
+        self.open = Some(part.clone());
         Ok(())
     }
 
@@ -214,80 +288,196 @@ impl<W: Write + Send + 'static> ArchiveWriter<W> {
     /// `component` does (a borrowed view of a store row, say, to spare copying it). The reader
     /// checks every record against [`Record`], so a shape that strays is caught on read back.
     pub fn record_as<T: serde::Serialize>(&mut self, component: &str, record: &T) -> Result<()> {
-        let open = self.open.as_mut().ok_or(Error::Usage("no component is open"))?;
-        if component != open.entry.name {
+        self.record_with(component, |buf| serde_json::to_writer(buf, record).map_err(|e| Error::Encode(e.to_string())))
+    }
+
+    /// Writes one record that `encode` appends to the chunk buffer as JSON text on one line,
+    /// for encoders faster than serde's. The same read-back check holds them to [`Record`],
+    /// and refuses the archive if a record spans lines (its chunk then holds more lines than
+    /// records); the writer does not scan every record for line feeds.
+    pub fn record_with(&mut self, component: &str, encode: impl FnOnce(&mut Vec<u8>) -> Result<()>) -> Result<()> {
+        let part = self.open.as_ref().ok_or(Error::Usage("no component is open"))?;
+        if component != part.component() {
             return Err(Error::Usage("a record was written to the wrong component"));
         }
-        serde_json::to_writer(&mut open.buffer, record).map_err(|e| Error::Encode(e.to_string()))?;
-        open.buffer.push(b'\n');
-        open.buffered_records += 1;
-        if open.buffer.len() >= self.opts.chunk_bytes {
-            self.flush_chunk()?;
+        let start = self.buffer.len();
+        let encoded = encode(&mut self.buffer);
+        if let Err(e) = encoded {
+            self.buffer.truncate(start);
+            return Err(e);
+        }
+        if self.buffer.len() == start {
+            return Err(Error::Encode("a record must be one non-empty line of JSON".into()));
+        }
+        self.buffer.push(b'\n');
+        self.records += 1;
+        if self.buffer.len() >= self.chunk_bytes {
+            self.seal_buffer()?;
         }
         Ok(())
+    }
+
+    /// Ends the open part.
+    pub fn end(&mut self) -> Result<()> {
+        self.seal_buffer()?;
+        let part = self.open.take().ok_or(Error::Usage("no component is open"))?;
+        self.send(Msg::PartDone { slot: part.slot })
+    }
+
+    fn seal_buffer(&mut self) -> Result<()> {
+        let Some(part) = self.open.as_ref() else { return Err(Error::Usage("no component is open")) };
+        if self.records == 0 {
+            return Ok(());
+        }
+        let slot = part.slot;
+        let chunk = seal(&mut self.compressor, &self.buffer, std::mem::take(&mut self.records))?;
+        self.buffer.clear();
+        self.send(Msg::Chunk { slot, chunk })
+    }
+
+    fn send(&self, msg: Msg) -> Result<()> {
+        self.tx.send(msg).map_err(|_| Error::WriterStopped)
+    }
+}
+
+pub struct ArchiveWriter<W: Write + Send + 'static> {
+    tx: Option<SyncSender<Msg>>,
+    worker: Option<JoinHandle<Result<(W, WriteSummary)>>>,
+    opts: WriterOptions,
+    planned: Vec<Arc<str>>,
+    slots: u32,
+    /// The lane behind the single-producer calls.
+    own: Option<Lane>,
+}
+
+impl<W: Write + Send + 'static> ArchiveWriter<W> {
+    pub fn new(out: W, opts: WriterOptions) -> Result<Self> {
+        if !(format::FORMAT_V1..=format::FORMAT_VERSION).contains(&opts.format) {
+            return Err(Error::Usage("this format version cannot be written"));
+        }
+        let sink = Sink {
+            inner: out,
+            hash: Sha256::default(),
+            written: 0,
+            format: opts.format,
+            compressor: compressor(opts.level)?,
+            components: Vec::new(),
+            planned_slots: 0,
+            current: 0,
+            early: BTreeMap::new(),
+        };
+        // A few chunks in flight: enough to keep every lane busy, little memory.
+        let (tx, rx) = sync_channel(4);
+        let worker = std::thread::Builder::new()
+            .name("keyward-archive-writer".into())
+            .spawn(move || sink.run(rx))
+            .map_err(|source| Error::Io { doing: "start the archive writer", source })?;
+        Ok(ArchiveWriter { tx: Some(tx), worker: Some(worker), opts, planned: Vec::new(), slots: 0, own: None })
+    }
+
+    /// Plans component `name` as `parts` parts, written to the archive in the order returned
+    /// (whichever lane writes them, and in whatever order they are written). Every part must
+    /// be begun and ended, even one without records, before [`finish`](Self::finish).
+    pub fn plan_component(&mut self, name: &str, schema_version: u32, parts: u32) -> Result<Vec<Part>> {
+        if self.planned.iter().any(|c| &**c == name) {
+            return Err(Error::Usage("a component can be written only once"));
+        }
+        if format::first_format_with(name) > self.opts.format {
+            return Err(Error::Usage("this component needs a newer format version"));
+        }
+        let name: Arc<str> = name.into();
+        self.send(Msg::Plan { name: name.clone(), schema_version, parts })?;
+        self.planned.push(name.clone());
+        let first = self.slots;
+        self.slots += parts;
+        Ok((first..self.slots).map(|slot| Part { slot, component: name.clone() }).collect())
+    }
+
+    /// A lane for writing planned parts from another thread.
+    pub fn lane(&self) -> Result<Lane> {
+        let tx = self.tx.clone().ok_or(Error::Usage("the writer is finished"))?;
+        Ok(Lane {
+            tx,
+            compressor: compressor(self.opts.level)?,
+            chunk_bytes: self.opts.chunk_bytes,
+            buffer: Vec::with_capacity(self.opts.chunk_bytes + self.opts.chunk_bytes / 8),
+            records: 0,
+            open: None,
+        })
+    }
+
+    /// Starts a component written from this thread alone, as one part.
+    pub fn begin_component(&mut self, name: &str, schema_version: u32) -> Result<()> {
+        if self.own.as_ref().is_some_and(|l| l.open.is_some()) {
+            return Err(Error::Usage("a component is already open"));
+        }
+        let part = self.plan_component(name, schema_version, 1)?.pop().ok_or(Error::Usage("no part was planned"))?;
+        if self.own.is_none() {
+            self.own = Some(self.lane()?);
+        }
+        self.own_lane()?.begin(&part)
+    }
+
+    fn own_lane(&mut self) -> Result<&mut Lane> {
+        self.own.as_mut().ok_or(Error::Usage("no component is open"))
+    }
+
+    pub fn record(&mut self, record: &Record) -> Result<()> {
+        self.own_lane()?.record(record)
+    }
+
+    /// See [`Lane::record_as`].
+    pub fn record_as<T: serde::Serialize>(&mut self, component: &str, record: &T) -> Result<()> {
+        self.own_lane()?.record_as(component, record)
     }
 
     pub fn end_component(&mut self) -> Result<()> {
-        self.flush_chunk()?;
-        let open = self.open.take().ok_or(Error::Usage("no component is open"))?;
-        self.components.push(open.entry);
-        Ok(())
+        let ended = self.own_lane()?.end();
+        ended.map_err(|e| self.stopped(e))
     }
 
-    /// Sends a message to the worker; if it has stopped, returns the error it stopped with.
     fn send(&mut self, msg: Msg) -> Result<()> {
         let sent = self.tx.as_ref().ok_or(Error::Usage("the writer is finished"))?.send(msg);
-        if sent.is_err() {
-            return Err(self.join_failed());
-        }
-        Ok(())
+        sent.map_err(|_| self.stopped(Error::WriterStopped))
     }
 
-    fn join_failed(&mut self) -> Error {
+    /// When the sink has stopped, the error it stopped with says more than a closed channel.
+    fn stopped(&mut self, e: Error) -> Error {
+        if !matches!(e, Error::WriterStopped) {
+            return e;
+        }
         self.tx = None;
+        self.own = None;
         match self.worker.take().map(JoinHandle::join) {
             Some(Ok(Err(e))) => e,
-            _ => Error::Usage("the archive writer stopped unexpectedly"),
+            _ => Error::WriterStopped,
         }
     }
 
-    fn flush_chunk(&mut self) -> Result<()> {
-        let Some(open) = self.open.as_mut() else { return Err(Error::Usage("no component is open")) };
-        if open.buffered_records == 0 {
-            return Ok(());
-        }
-        let capacity = self.opts.chunk_bytes;
-        let raw = std::mem::replace(&mut open.buffer, Vec::with_capacity(capacity));
-        let records = std::mem::take(&mut open.buffered_records);
-        let index = open.chunks;
-        open.chunks += 1;
-        open.entry.records += records;
-        let name = open.entry.name.clone();
-        self.send(Msg::Chunk { name, index, records, raw })
-    }
-
-    /// Writes the manifest (its `components` and `authenticated` are filled in here) and the
-    /// trailer. `mac_key` authenticates the manifest; without it the archive says so.
-    pub fn finish(mut self, mut manifest: Manifest, mac_key: Option<&[u8]>) -> Result<(W, WriteSummary)> {
-        if self.open.is_some() {
+    /// Writes the manifest (its `components`, `format` and `authenticated` are filled in here)
+    /// and the trailer once every planned part has ended. `mac_key` authenticates the
+    /// manifest; without it the archive says so.
+    pub fn finish(mut self, manifest: Manifest, mac_key: Option<&[u8]>) -> Result<(W, WriteSummary)> {
+        if self.own.as_ref().is_some_and(|l| l.open.is_some()) {
             return Err(Error::Usage("a component is still open"));
         }
-        manifest.components = std::mem::take(&mut self.components);
-        manifest.format = self.opts.format;
+        self.own = None;
         let mac_key = mac_key.map(Secret::copy_from);
         self.send(Msg::Finish { manifest: Box::new(manifest), mac_key })?;
         self.tx = None;
         match self.worker.take().map(JoinHandle::join) {
             Some(Ok(result)) => result,
-            _ => Err(Error::Usage("the archive writer stopped unexpectedly")),
+            _ => Err(Error::WriterStopped),
         }
     }
 }
 
 impl<W: Write + Send + 'static> Drop for ArchiveWriter<W> {
     fn drop(&mut self) {
-        // An unfinished writer: let the worker see the closed channel and stop.
+        // An unfinished writer: once every lane is gone too, the sink sees the closed channel
+        // and stops without writing a trailer.
         self.tx = None;
+        self.own = None;
         if let Some(w) = self.worker.take() {
             let _ = w.join();
         }

@@ -25,6 +25,8 @@ use keyward_types::{Capability, Component, KeyState, KeyType};
 use crate::keys::material_context;
 use crate::{Error, Result, now};
 
+mod lines;
+
 /// HKDF info for the manifest MAC key (see `docs/backup-format.md`).
 pub const MANIFEST_MAC_INFO: &[u8] = b"keyward/backup-manifest-mac/v1";
 
@@ -247,8 +249,11 @@ impl Progress {
         Progress(Some(Arc::new(f)))
     }
     fn tick(&self) {
+        self.add(1);
+    }
+    fn add(&self, n: u64) {
         if let Some(f) = &self.0 {
-            f(1);
+            f(n);
         }
     }
 }
@@ -306,18 +311,39 @@ pub fn write_backup<W: Write + Send + 'static>(
     opts: &BackupOptions,
     mac_key: Option<&Secret>,
 ) -> Result<(W, WriteSummary)> {
-    write_backup_of(&store.snapshot()?, out, opts, mac_key)
+    let lanes = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_LANES));
+    write_backup_of(&mut store.snapshots(lanes)?, out, opts, mac_key)
 }
 
-/// Writes a backup of one snapshot (also of a store too old for this binary to serve, before
-/// it is upgraded).
+/// The most threads a backup reads and encodes with: past four, the single output stream and
+/// the store's page cache, not the encoding, set the pace.
+const MAX_LANES: usize = 4;
+
+/// Objects (or audit records) per part of a backup: small enough that lanes finish together,
+/// large enough that a part fills a few chunks.
+const ROWS_PER_PART: i64 = 16_384;
+
+/// Writes a backup of snapshots of one instant (see [`Store::snapshots`]), one thread reading
+/// and encoding through each; or of one snapshot of a store too old for this binary to serve,
+/// before it is upgraded.
 pub fn write_backup_of<W: Write + Send + 'static>(
-    snap: &keyward_store::Snapshot,
+    snaps: &mut [keyward_store::Snapshot],
     out: W,
     opts: &BackupOptions,
     mac_key: Option<&Secret>,
 ) -> Result<(W, WriteSummary)> {
-    let info = snap.info().clone();
+    write_in_parts(snaps, out, opts, mac_key, ROWS_PER_PART)
+}
+
+fn write_in_parts<W: Write + Send + 'static>(
+    snaps: &mut [keyward_store::Snapshot],
+    out: W,
+    opts: &BackupOptions,
+    mac_key: Option<&Secret>,
+    rows_per_part: i64,
+) -> Result<(W, WriteSummary)> {
+    let first = snaps.first().ok_or_else(|| corrupt("no snapshot to back up"))?;
+    let info = first.info().clone();
     let included = opts.included(&info)?;
     // Version 1 unless a component needs a later one: older readers can read what they can.
     let format = included.iter().map(|c| keyward_backup::first_format_with(c.as_str())).max().unwrap_or(1);
@@ -353,197 +379,179 @@ pub fn write_backup_of<W: Write + Send + 'static>(
         },
         authenticated: false,
     };
-    // Two stages: this thread reads the snapshot and encodes each row straight from SQLite's
-    // buffers into the archive writer's chunk buffer; the writer's worker compresses, hashes
-    // and writes. (Three stages with owned rows in between spent a third of the time on
-    // copying rows and re-parsing attributes; docs/performance.md.)
+    // The plan: each component in parts (the keys and the audit log by ranges of the store),
+    // which the lanes take in order as they come free. Each lane reads its own snapshot of the
+    // same instant, encodes rows straight from SQLite's buffers and seals its own chunks; the
+    // archive writer puts the parts in order (docs/performance.md).
     let mut w = ArchiveWriter::new(out, WriterOptions { format: manifest.format, ..Default::default() })
         .map_err(archive_err)?;
-    let progress = &opts.progress;
     let version_of =
         |name: &str| info.components.iter().find(|c| c.name == name).map(|c| c.schema_version).unwrap_or(0);
+    let mut jobs = Vec::new();
     for &c in &included {
-        w.begin_component(c.as_str(), version_of(c.as_str())).map_err(archive_err)?;
-        match c {
-            Component::Config => {
-                for r in config_records(&info) {
-                    progress.tick();
-                    w.record(&r).map_err(archive_err)?;
-                }
+        let work = match c {
+            Component::Keys => split(first.key_rows()?, rows_per_part).into_iter().map(Work::Keys).collect(),
+            Component::Audit => split(first.audit_seqs()?, rows_per_part).into_iter().map(Work::Audit).collect(),
+            Component::Config => vec![Work::Config],
+            Component::Directory => vec![Work::Directory],
+            Component::Pki => vec![Work::Pki],
+        };
+        let parts = w.plan_component(c.as_str(), version_of(c.as_str()), work.len() as u32).map_err(archive_err)?;
+        jobs.extend(parts.into_iter().zip(work));
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let lane = |snap: &keyward_store::Snapshot, mut lane: keyward_backup::Lane| -> Result<()> {
+        let mut ticks = Ticks { progress: &opts.progress, pending: 0 };
+        let done = (|| {
+            use std::sync::atomic::Ordering::Relaxed;
+            while !failed.load(Relaxed) {
+                let Some((part, work)) = jobs.get(next.fetch_add(1, Relaxed)) else { break };
+                lane.begin(part).map_err(archive_err)?;
+                write_part(snap, &info, work, &mut lane, &mut ticks)?;
+                lane.end().map_err(archive_err)?;
             }
-            Component::Directory => snap.for_each_token(|t| -> Result<()> {
-                progress.tick();
-                w.record(&token_record(t)).map_err(archive_err)
-            })?,
-            Component::Keys => {
-                let mut last_object = String::new();
-                snap.for_each_key_ref(|o, v| -> Result<()> {
-                    if o.id != last_object {
-                        progress.tick();
-                        w.record_as("keys", &lines::Object::of(o)?).map_err(archive_err)?;
-                        last_object.clear();
-                        last_object.push_str(o.id);
-                    }
-                    if let Some(v) = v {
-                        progress.tick();
-                        w.record_as("keys", &lines::Version::of(v)).map_err(archive_err)?;
-                    }
-                    Ok(())
-                })?
-            }
-            Component::Audit => snap.for_each_audit_ref(|a| -> Result<()> {
-                progress.tick();
-                w.record_as("audit", &lines::Audit::of(a)).map_err(archive_err)
-            })?,
-            Component::Pki => snap.for_each_pki(|r| -> Result<()> {
-                progress.tick();
-                w.record(&pki_record(r)?).map_err(archive_err)
-            })?,
+            Ok(())
+        })();
+        ticks.flush();
+        if done.is_err() {
+            failed.store(true, std::sync::atomic::Ordering::Relaxed);
         }
-        w.end_component().map_err(archive_err)?;
+        done
+    };
+    let lane = &lane;
+    let lanes = snaps.iter().map(|_| w.lane()).collect::<keyward_backup::Result<Vec<_>>>().map_err(archive_err)?;
+    let results: Vec<Result<()>> = std::thread::scope(|s| {
+        let mut lanes = lanes.into_iter();
+        let mut snaps = snaps.iter_mut();
+        let own = snaps.next().zip(lanes.next());
+        let others: Vec<_> = snaps.zip(lanes).map(|(snap, l)| s.spawn(move || lane(snap, l))).collect();
+        let mut results = vec![own.map_or(Ok(()), |(snap, l)| lane(snap, l))];
+        results.extend(others.into_iter().map(|h| h.join().unwrap_or(Err(corrupt("a backup thread panicked")))));
+        results
+    });
+    // A lane that stopped because the archive writer did says less than the writer's own error,
+    // which `finish` returns.
+    let stopped = |e: &Error| matches!(e, Error::Backup(keyward_backup::Error::WriterStopped));
+    if let Some(e) = results.into_iter().filter_map(Result::err).min_by_key(stopped)
+        && !stopped(&e)
+    {
+        return Err(e);
     }
     w.finish(manifest, mac_key.map(|k| k.expose())).map_err(archive_err)
 }
 
-/// The hot records (`object`, `key_version`, `audit`) serialized from borrowed rows, field for
-/// field as [`Record`] serializes them (a test holds the two to the same records; the bytes
-/// differ only in that attributes are copied as the store keeps their JSON).
-mod lines {
-    use base64::display::Base64Display;
-    use base64::engine::general_purpose::STANDARD;
-    use serde::{Serialize, Serializer};
-    use serde_json::value::RawValue;
+/// What one part of a backup reads.
+enum Work {
+    Config,
+    Directory,
+    /// The objects whose row ids are in the range, each with its versions.
+    Keys(std::ops::RangeInclusive<i64>),
+    /// The audit records whose sequence numbers are in the range.
+    Audit(std::ops::RangeInclusive<i64>),
+    Pki,
+}
 
-    use crate::{Error, Result};
+/// Ranges about `rows_per_part` wide covering `extent` (one range, which may hold nothing,
+/// when it is small or unknown) and the rest of the id space; at most 64, however sparse the
+/// ids.
+fn split(extent: Option<std::ops::RangeInclusive<i64>>, rows_per_part: i64) -> Vec<std::ops::RangeInclusive<i64>> {
+    let Some(extent) = extent else { return vec![i64::MIN..=i64::MAX] };
+    let (lo, hi) = (i128::from(*extent.start()), i128::from(*extent.end()));
+    let parts = ((hi - lo + 1) / i128::from(rows_per_part.max(1))).clamp(1, 64);
+    let width = (hi - lo + parts) / parts;
+    let clamp = |v: i128| i64::try_from(v).unwrap_or(if v < 0 { i64::MIN } else { i64::MAX });
+    (0..parts)
+        .map(|i| {
+            // The first and last ranges reach the ends of the id space, so nothing falls
+            // outside however the extent was rounded.
+            let start = if i == 0 { i64::MIN } else { clamp(lo + i * width) };
+            let end = if i == parts - 1 { i64::MAX } else { clamp(lo + (i + 1) * width - 1) };
+            start..=end
+        })
+        .collect()
+}
 
-    fn b64<S: Serializer>(v: &Option<&[u8]>, s: S) -> Result<S::Ok, S::Error> {
-        match v {
-            Some(b) => s.collect_str(&Base64Display::new(b, &STANDARD)),
-            None => s.serialize_none(),
+/// Progress told in batches: one shared counter bumped per record by every lane would bounce
+/// its cache line between cores.
+struct Ticks<'a> {
+    progress: &'a Progress,
+    pending: u64,
+}
+
+impl Ticks<'_> {
+    fn tick(&mut self) {
+        self.pending += 1;
+        if self.pending == 1024 {
+            self.flush();
         }
     }
-
-    #[derive(Serialize)]
-    pub(super) struct Object<'a> {
-        #[serde(rename = "type")]
-        kind: &'static str,
-        id: &'a str,
-        name: &'a str,
-        key_type: &'a str,
-        state: &'a str,
-        enabled: bool,
-        exportable: bool,
-        current_version: u32,
-        created_at: &'a str,
-        updated_at: &'a str,
-        activated_at: Option<&'a str>,
-        deactivated_at: Option<&'a str>,
-        destroyed_at: Option<&'a str>,
-        attributes: &'a RawValue,
-    }
-
-    impl<'a> Object<'a> {
-        pub(super) fn of(o: &keyward_store::ObjectRef<'a>) -> Result<Self> {
-            // Checked, not trusted: a damaged attributes column must not make a damaged archive.
-            let attributes: &RawValue = serde_json::from_str(o.attributes)
-                .map_err(|e| Error::Store(keyward_store::Error::Corrupt(format!("key {}: attributes: {e}", o.name))))?;
-            Ok(Object {
-                kind: "object",
-                id: o.id,
-                name: o.name,
-                key_type: o.key_type,
-                state: o.state,
-                enabled: o.enabled,
-                exportable: o.exportable,
-                current_version: o.current_version,
-                created_at: o.created_at,
-                updated_at: o.updated_at,
-                activated_at: o.activated_at,
-                deactivated_at: o.deactivated_at,
-                destroyed_at: o.destroyed_at,
-                attributes,
-            })
-        }
-    }
-
-    #[derive(Serialize)]
-    pub(super) struct Version<'a> {
-        #[serde(rename = "type")]
-        kind: &'static str,
-        object_id: &'a str,
-        version: u32,
-        #[serde(serialize_with = "b64")]
-        material: Option<&'a [u8]>,
-        #[serde(serialize_with = "b64")]
-        public_key: Option<&'a [u8]>,
-        created_at: &'a str,
-    }
-
-    impl<'a> Version<'a> {
-        pub(super) fn of(v: &keyward_store::VersionRef<'a>) -> Self {
-            Version {
-                kind: "key_version",
-                object_id: v.object_id,
-                version: v.version,
-                material: v.material,
-                public_key: v.public_key,
-                created_at: v.created_at,
-            }
-        }
-    }
-
-    /// 32 bytes as 64 lowercase hex digits, without an allocation.
-    pub(super) struct Hex32([u8; 64]);
-
-    impl Hex32 {
-        fn of(b: &[u8; 32]) -> Self {
-            let mut out = [0u8; 64];
-            // 64 output bytes for 32 input bytes: encode_to_slice cannot fail.
-            let _ = const_hex::encode_to_slice(b, &mut out);
-            Hex32(out)
-        }
-    }
-
-    impl Serialize for Hex32 {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.serialize_str(std::str::from_utf8(&self.0).unwrap_or_default())
-        }
-    }
-
-    #[derive(Serialize)]
-    pub(super) struct Audit<'a> {
-        #[serde(rename = "type")]
-        kind: &'static str,
-        seq: u64,
-        at: &'a str,
-        actor: &'a str,
-        action: &'a str,
-        target: &'a str,
-        outcome: &'a str,
-        detail: &'a str,
-        prev_hash: Hex32,
-        hash: Hex32,
-    }
-
-    impl<'a> Audit<'a> {
-        pub(super) fn of(a: &keyward_store::AuditRef<'a>) -> Self {
-            Audit {
-                kind: "audit",
-                seq: a.seq,
-                at: a.at,
-                actor: a.actor,
-                action: a.action,
-                target: a.target,
-                outcome: a.outcome,
-                detail: a.detail,
-                prev_hash: Hex32::of(a.prev_hash),
-                hash: Hex32::of(a.hash),
-            }
+    fn flush(&mut self) {
+        if self.pending > 0 {
+            self.progress.add(std::mem::take(&mut self.pending));
         }
     }
 }
 
-/// The `config` component's records: identity, registry, schedule, organisation.
+fn write_part(
+    snap: &keyward_store::Snapshot,
+    info: &keyward_store::SnapshotInfo,
+    work: &Work,
+    lane: &mut keyward_backup::Lane,
+    ticks: &mut Ticks<'_>,
+) -> Result<()> {
+    match work {
+        Work::Config => {
+            for r in config_records(info) {
+                ticks.tick();
+                lane.record(&r).map_err(archive_err)?;
+            }
+            Ok(())
+        }
+        Work::Directory => snap.for_each_token(|t| -> Result<()> {
+            ticks.tick();
+            lane.record(&token_record(t)).map_err(archive_err)
+        }),
+        Work::Keys(rows) => {
+            let mut last_object = String::new();
+            snap.for_each_key_ref_in(rows.clone(), |o, v| -> Result<()> {
+                if o.id != last_object {
+                    let attributes = lines::attributes(o)?;
+                    ticks.tick();
+                    lane.record_with("keys", |out| {
+                        lines::object(out, o, &attributes);
+                        Ok(())
+                    })
+                    .map_err(archive_err)?;
+                    last_object.clear();
+                    last_object.push_str(o.id);
+                }
+                if let Some(v) = v {
+                    ticks.tick();
+                    lane.record_with("keys", |out| {
+                        lines::version(out, v);
+                        Ok(())
+                    })
+                    .map_err(archive_err)?;
+                }
+                Ok(())
+            })
+        }
+        Work::Audit(seqs) => snap.for_each_audit_ref_in(seqs.clone(), |a| -> Result<()> {
+            ticks.tick();
+            lane.record_with("audit", |out| {
+                lines::audit(out, a);
+                Ok(())
+            })
+            .map_err(archive_err)
+        }),
+        Work::Pki => snap.for_each_pki(|r| -> Result<()> {
+            ticks.tick();
+            lane.record(&pki_record(r)?).map_err(archive_err)
+        }),
+    }
+}
+
 fn config_records(info: &keyward_store::SnapshotInfo) -> Vec<Record> {
     let id = &info.identity;
     let mut out = vec![Record::Identity {
@@ -1415,121 +1423,115 @@ impl crate::Service {
 mod tests {
     use super::*;
 
-    /// What the borrowed fast path writes reads back as the very record the [`Record`] path
-    /// writes (byte for byte, but for the attributes, kept as the store holds their JSON).
-    fn same(fast: String, slow: String) {
-        let f: Record = serde_json::from_str(&fast).unwrap();
-        let s: Record = serde_json::from_str(&slow).unwrap();
-        assert!(f == s, "{fast}\n{slow}");
+    /// The parts cover every id exactly once, in order, whatever the extent.
+    #[test]
+    fn parts_cover_the_id_space() {
+        let covers = |ranges: &[std::ops::RangeInclusive<i64>]| {
+            ranges.first().is_some_and(|r| *r.start() == i64::MIN)
+                && ranges.last().is_some_and(|r| *r.end() == i64::MAX)
+                && ranges.windows(2).all(|w| w[0].end().checked_add(1) == Some(*w[1].start()) && !w[1].is_empty())
+        };
+        assert_eq!(split(None, ROWS_PER_PART), vec![i64::MIN..=i64::MAX]);
+        assert_eq!(split(Some(1..=10), ROWS_PER_PART), vec![i64::MIN..=i64::MAX]);
+        let many = split(Some(1..=135_000), ROWS_PER_PART);
+        assert_eq!(many.len(), 8);
+        assert!(covers(&many), "{many:?}");
+        assert_eq!(*many[1].start(), 1 + 16_875);
+        let sparse = split(Some(i64::MIN + 5..=i64::MAX - 5), ROWS_PER_PART);
+        assert_eq!(sparse.len(), 64);
+        assert!(covers(&sparse));
+        assert!(covers(&split(Some(-40_000..=-1), ROWS_PER_PART)));
     }
 
+    fn records(archive: &[u8]) -> (ReadSummary, Vec<Record>) {
+        let mut records = Vec::new();
+        let summary = ArchiveReader::new(archive)
+            .read(|_, r| {
+                records.push(r);
+                Ok(())
+            })
+            .unwrap();
+        (summary, records)
+    }
+
+    /// Many small parts read by three lanes make the very archive one lane makes in one part
+    /// each: the same records in the same order, every object followed by its versions.
     #[test]
-    fn borrowed_lines_serialize_as_records() {
-        for (activated, attributes, material) in [
-            (None, "{}", None),
-            (Some("2026-11-22T00:00:00.000Z"), r#"{"x-a":["b",1],"n":"é\"q"}"#, Some(&[1u8, 2, 250][..])),
-        ] {
-            let o = keyward_store::ObjectRef {
-                id: "01id",
-                name: "orders.db",
-                key_type: "aes-256",
-                state: "active",
-                enabled: true,
-                exportable: false,
-                current_version: 3,
-                created_at: "c",
-                updated_at: "u",
-                activated_at: activated,
-                deactivated_at: None,
-                destroyed_at: activated,
-                attributes,
-            };
-            let owned = ObjectRow {
-                id: o.id.into(),
-                name: o.name.into(),
-                key_type: o.key_type.into(),
-                state: o.state.into(),
-                enabled: o.enabled,
-                exportable: o.exportable,
-                current_version: o.current_version,
-                created_at: o.created_at.into(),
-                updated_at: o.updated_at.into(),
-                activated_at: o.activated_at.map(Into::into),
-                deactivated_at: None,
-                destroyed_at: o.destroyed_at.map(Into::into),
-                attributes: o.attributes.into(),
-            };
-            same(
-                serde_json::to_string(&lines::Object::of(&o).unwrap()).unwrap(),
-                serde_json::to_string(&object_record(owned)).unwrap(),
-            );
-            let v = keyward_store::VersionRef {
-                object_id: "01id",
-                version: 2,
-                material,
-                public_key: material,
-                created_at: "c",
-            };
-            let owned = KeyVersionRow {
-                object_id: v.object_id.into(),
-                version: v.version,
-                material: material.map(<[u8]>::to_vec),
-                public_key: material.map(<[u8]>::to_vec),
-                created_at: v.created_at.into(),
-            };
-            assert_eq!(
-                serde_json::to_string(&lines::Version::of(&v)).unwrap(),
-                serde_json::to_string(&version_record(owned)).unwrap()
-            );
-        }
-        let (prev, hash) = ([7u8; 32], [0xabu8; 32]);
-        let a = keyward_store::AuditRef {
-            seq: 9,
-            at: "t",
-            actor: "token:x",
-            action: "POST /v1/keys",
-            target: "k",
-            outcome: "200",
-            detail: "tab\there",
-            prev_hash: &prev,
-            hash: &hash,
+    fn lanes_and_parts_change_nothing_in_what_is_backed_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = keyward_store::SqliteStore::open(&dir.path().join("db"), crate::audit_chain_hash).unwrap();
+        let identity = IdentityRow {
+            organization: "o".into(),
+            site: "s".into(),
+            server_name: "n".into(),
+            server_id: "i".into(),
+            incarnation: 1,
+            created_at: now(),
         };
-        let owned = AuditRow {
-            seq: 9,
-            entry: AuditEntry {
-                at: "t".into(),
-                actor: "token:x".into(),
-                action: "POST /v1/keys".into(),
-                target: "k".into(),
+        store.commit(vec![Mutation::SetIdentity(identity), Mutation::SetSeal { config: "{}".into() }]).unwrap();
+        for batch in 0..10 {
+            let mut muts = Vec::new();
+            for i in 0..100 {
+                let id = format!("{batch:02}-{i:03}");
+                muts.push(Mutation::InsertObject(ObjectRow {
+                    id: id.clone(),
+                    name: format!("key-{id}"),
+                    key_type: "aes-256".into(),
+                    state: "active".into(),
+                    enabled: true,
+                    exportable: i % 2 == 0,
+                    current_version: 1 + i % 3,
+                    created_at: now(),
+                    updated_at: now(),
+                    activated_at: None,
+                    deactivated_at: None,
+                    destroyed_at: None,
+                    attributes: format!(r#"{{"n":{i},"s":"a\"b"}}"#),
+                }));
+                for v in 1..=(1 + i % 3) {
+                    muts.push(Mutation::PutKeyVersion(KeyVersionRow {
+                        object_id: id.clone(),
+                        version: v,
+                        material: (i % 5 != 0).then(|| vec![batch as u8, i as u8, v as u8]),
+                        public_key: None,
+                        created_at: now(),
+                    }));
+                }
+            }
+            store.commit(muts).unwrap();
+            let entry = AuditEntry {
+                at: now(),
+                actor: "test".into(),
+                action: format!("batch {batch}"),
+                target: String::new(),
                 outcome: "200".into(),
-                detail: "tab\there".into(),
-            },
-            prev_hash: prev,
-            hash,
-        };
-        assert_eq!(
-            serde_json::to_string(&lines::Audit::of(&a)).unwrap(),
-            serde_json::to_string(&audit_record(owned)).unwrap()
-        );
-    }
-
-    #[test]
-    fn damaged_attributes_are_refused_not_copied() {
-        let o = keyward_store::ObjectRef {
-            id: "i",
-            name: "n",
-            key_type: "aes-256",
-            state: "active",
-            enabled: true,
-            exportable: false,
-            current_version: 1,
-            created_at: "c",
-            updated_at: "u",
-            activated_at: None,
-            deactivated_at: None,
-            destroyed_at: None,
-            attributes: "{\"x\":",
-        };
-        assert!(lines::Object::of(&o).is_err());
+                detail: "line\nfeed".into(),
+            };
+            store.audit(entry, keyward_store::AuditDurability::Wait).unwrap();
+        }
+        let opts = BackupOptions { components: None, taken: "online", progress: Progress::default() };
+        let (one, _) = write_in_parts(&mut store.snapshots(1).unwrap(), Vec::new(), &opts, None, i64::MAX).unwrap();
+        let mut lanes = store.snapshots(3).unwrap();
+        assert_eq!(lanes.len(), 3);
+        let (many, _) = write_in_parts(&mut lanes, Vec::new(), &opts, None, 3).unwrap();
+        let (one_summary, one) = records(&one);
+        let (many_summary, many) = records(&many);
+        let count = |f: fn(&Record) -> bool| one.iter().filter(|r| f(r)).count();
+        assert_eq!(count(|r| matches!(r, Record::Object { .. })), 1000);
+        assert_eq!(count(|r| matches!(r, Record::KeyVersion { .. })), 10 * (34 + 33 * 2 + 33 * 3));
+        assert_eq!(count(|r| matches!(r, Record::Audit { .. })), 10);
+        assert!(one == many, "the same records in the same order");
+        let chunks = |s: &ReadSummary, c: &str| s.manifest.component(c).unwrap().chunks.len();
+        assert_eq!(chunks(&one_summary, "keys"), 1);
+        assert!(chunks(&many_summary, "keys") > 50, "the keys were written in many parts");
+        assert!(chunks(&many_summary, "audit") > 1);
+        let mut last_object = None;
+        for r in &many {
+            match r {
+                Record::Object { id, .. } => last_object = Some(id.clone()),
+                Record::KeyVersion { object_id, .. } => assert_eq!(Some(object_id), last_object.as_ref()),
+                _ => {}
+            }
+        }
     }
 }

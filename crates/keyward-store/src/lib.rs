@@ -148,6 +148,13 @@ pub trait Store: Send + Sync + 'static {
     /// A consistent read of the whole store at one instant, while writes continue.
     fn snapshot(&self) -> Result<Snapshot>;
 
+    /// `lanes` snapshots of one instant, for reading it from several threads at once (fewer
+    /// when the store cannot give more; never none).
+    fn snapshots(&self, lanes: usize) -> Result<Vec<Snapshot>> {
+        let _ = lanes;
+        Ok(vec![self.snapshot()?])
+    }
+
     /// Stops writing: waits for queued writes to finish and releases the writer. Reads still
     /// work. For shutdown and for an online restore that replaces the store.
     fn close(&self);

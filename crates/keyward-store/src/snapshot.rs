@@ -51,6 +51,25 @@ impl Snapshot {
         Self::begin(conn)
     }
 
+    /// `lanes` snapshots of the same instant on as many connections, so that several threads can
+    /// read one consistent state at once. Every connection starts its read transaction while
+    /// a gate connection holds the write lock: no commit can land between them. If the gate
+    /// cannot be taken (a writer holding the lock for the whole busy timeout), one snapshot.
+    pub(crate) fn open_lanes(path: &Path, lanes: usize) -> Result<Vec<Self>> {
+        if lanes <= 1 {
+            return Ok(vec![Self::open(path)?]);
+        }
+        let conns = (0..lanes).map(|_| open_connection(path)).collect::<Result<Vec<_>>>()?;
+        let gate = open_connection(path)?;
+        if gate.execute_batch("BEGIN IMMEDIATE").is_err() {
+            let first = conns.into_iter().next().ok_or_else(|| Error::Corrupt("no connection".into()))?;
+            return Ok(vec![Self::begin(first)?]);
+        }
+        let snapshots = conns.into_iter().map(Self::begin).collect::<Result<Vec<_>>>();
+        let _ = gate.execute_batch("ROLLBACK");
+        snapshots
+    }
+
     fn begin(conn: Connection) -> Result<Self> {
         conn.execute_batch("BEGIN DEFERRED").map_err(db("starting a snapshot"))?;
         // The first read fixes the snapshot; everything below sees the same instant.
@@ -136,6 +155,37 @@ impl Snapshot {
     /// row is copied: for a backup, which encodes each row once and forgets it.
     pub fn for_each_key_ref<E: From<Error>>(
         &self,
+        f: impl FnMut(&ObjectRef<'_>, Option<&VersionRef<'_>>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.for_each_key_ref_in(i64::MIN..=i64::MAX, f)
+    }
+
+    /// The objects' storage order as row ids (`None` for no objects): for splitting a read of
+    /// every key into ranges.
+    pub fn key_rows(&self) -> Result<Option<std::ops::RangeInclusive<i64>>> {
+        // Two subqueries: SQLite answers a lone min() or max() from the b-tree's edge, but
+        // scans the whole table for both in one select.
+        self.bounds("SELECT (SELECT min(rowid) FROM objects), (SELECT max(rowid) FROM objects)")
+    }
+
+    /// The audit log's sequence numbers (`None` for an empty log).
+    pub fn audit_seqs(&self) -> Result<Option<std::ops::RangeInclusive<i64>>> {
+        self.bounds("SELECT (SELECT min(seq) FROM audit), (SELECT max(seq) FROM audit)")
+    }
+
+    fn bounds(&self, sql: &str) -> Result<Option<std::ops::RangeInclusive<i64>>> {
+        let (lo, hi) = self
+            .conn
+            .query_row(sql, [], |r| Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?)))
+            .map_err(db("reading the store's extent"))?;
+        Ok(lo.zip(hi).map(|(lo, hi)| lo..=hi))
+    }
+
+    /// [`for_each_key_ref`](Self::for_each_key_ref) for the objects whose row ids are in `rows`
+    /// (see [`key_rows`](Self::key_rows)).
+    pub fn for_each_key_ref_in<E: From<Error>>(
+        &self,
+        rows: std::ops::RangeInclusive<i64>,
         mut f: impl FnMut(&ObjectRef<'_>, Option<&VersionRef<'_>>) -> Result<(), E>,
     ) -> Result<(), E> {
         let columns: String = OBJECT_COLUMNS.split(", ").map(|c| format!("o.{c}")).collect::<Vec<_>>().join(", ");
@@ -144,10 +194,11 @@ impl Snapshot {
             .prepare(&format!(
                 "SELECT {columns}, v.object_id, v.version, v.material, v.public_key, v.created_at
                  FROM objects o LEFT JOIN key_versions v ON v.object_id = o.id
+                 WHERE o.rowid BETWEEN ?1 AND ?2
                  ORDER BY o.rowid, v.version"
             ))
             .map_err(db("reading keys"))?;
-        let mut rows = stmt.query([]).map_err(db("reading keys"))?;
+        let mut rows = stmt.query([rows.start(), rows.end()]).map_err(db("reading keys"))?;
         while let Some(r) = rows.next().map_err(db("reading keys"))? {
             let object = ObjectRef {
                 id: text(r, 0)?,
@@ -181,15 +232,25 @@ impl Snapshot {
 
     /// Every audit record as a borrowed view, in sequence order (see
     /// [`for_each_key_ref`](Self::for_each_key_ref)).
-    pub fn for_each_audit_ref<E: From<Error>>(
+    pub fn for_each_audit_ref<E: From<Error>>(&self, f: impl FnMut(&AuditRef<'_>) -> Result<(), E>) -> Result<(), E> {
+        self.for_each_audit_ref_in(i64::MIN..=i64::MAX, f)
+    }
+
+    /// [`for_each_audit_ref`](Self::for_each_audit_ref) for the records whose sequence numbers
+    /// are in `seqs` (see [`audit_seqs`](Self::audit_seqs)).
+    pub fn for_each_audit_ref_in<E: From<Error>>(
         &self,
+        seqs: std::ops::RangeInclusive<i64>,
         mut f: impl FnMut(&AuditRef<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
         let mut stmt = self
             .conn
-            .prepare("SELECT seq, at, actor, action, target, outcome, detail, prev_hash, hash FROM audit ORDER BY seq")
+            .prepare(
+                "SELECT seq, at, actor, action, target, outcome, detail, prev_hash, hash FROM audit
+                 WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq",
+            )
             .map_err(db("reading the audit log"))?;
-        let mut rows = stmt.query([]).map_err(db("reading the audit log"))?;
+        let mut rows = stmt.query([seqs.start(), seqs.end()]).map_err(db("reading the audit log"))?;
         while let Some(r) = rows.next().map_err(db("reading the audit log"))? {
             let hash = |i| -> Result<&[u8; 32]> {
                 opt_blob(r, i)?.and_then(|b| <&[u8; 32]>::try_from(b).ok()).ok_or_else(|| corrupt_row("audit hash"))

@@ -1023,6 +1023,10 @@ impl Store for SqliteStore {
         crate::Snapshot::open(&self.path)
     }
 
+    fn snapshots(&self, lanes: usize) -> Result<Vec<crate::Snapshot>> {
+        crate::Snapshot::open_lanes(&self.path, lanes)
+    }
+
     fn commit(&self, batch: Vec<Mutation>) -> Result<Committed> {
         let (tx, rx) = sync_channel(1);
         self.send(Job::Commit(batch, tx))?;

@@ -164,7 +164,8 @@ async fn create(
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(tmp, std::fs::Permissions::from_mode(0o600));
     }
-    let writer = BufWriter::new(file);
+    // Checked as it is written (see keyward_backup::CheckingWriter), not read back afterwards.
+    let writer = keyward_backup::CheckingWriter::new(BufWriter::new(file))?;
     let writer = match data_dir {
         Some(dir) => {
             let data = DataDir::new(&dir);
@@ -197,19 +198,39 @@ async fn create(
             let meter = Meter::new(global.format, "backup", None, "bytes");
             let downloaded = c.download("/v1/sys/backup", &body, &mut writer, &|n| meter.add(n)).await;
             meter.finish();
-            downloaded?;
+            if let Err(e) = downloaded {
+                // A check that fails midway stops the download; its finding says more.
+                if writer.check_failed() {
+                    let found = writer.finish().err().map(anyhow::Error::from).unwrap_or(e.into());
+                    return Err(found.context("the backup failed its check as it was written; nothing was kept"));
+                }
+                return Err(e.into());
+            }
             writer
         }
     };
-    let file = writer.into_inner().map_err(|e| e.into_error()).context("cannot write the backup")?;
+    let (buffered, summary, streamed) =
+        writer.finish().context("the backup failed its check as it was written; nothing was kept")?;
+    let file = buffered.into_inner().map_err(|e| e.into_error()).context("cannot write the backup")?;
     file.sync_all().context("cannot fsync the backup")?;
     drop(file);
-    // Read it all back before giving it the real name.
-    let check = std::fs::File::open(tmp).context("cannot reopen the backup")?;
-    let summary = keyward_backup::ArchiveReader::new(BufReader::new(check))
-        .check()
-        .context("the backup failed its check after writing; nothing was kept")?;
+    // The file as it reached the disk must be, byte for byte, what was checked.
+    if file_sha256(tmp).context("cannot read the backup back")? != streamed {
+        bail!("the backup file differs from what was written to it (a failing disk?); nothing was kept");
+    }
     Ok(summary)
+}
+
+fn file_sha256(path: &Path) -> std::io::Result<[u8; 32]> {
+    let mut f = std::fs::File::open(path)?;
+    let mut hash = keyward_crypto::Sha256::default();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match std::io::Read::read(&mut f, &mut buf)? {
+            0 => return Ok(hash.finish()),
+            n => hash.update(buf.get(..n).unwrap_or_default()),
+        }
+    }
 }
 
 fn components_json(m: &keyward_backup::Manifest) -> Value {

@@ -75,7 +75,7 @@ fn pre_upgrade_backup(dir: &DataDir, plan: &Plan) -> anyhow::Result<PathBuf> {
     }
     let tmp = backups.join(format!(".{name}.partial-{}", std::process::id()));
     let result = (|| -> anyhow::Result<()> {
-        let snap = keyward_store::Snapshot::open_read_only(&dir.db_path())?;
+        let mut snap = keyward_store::Snapshot::open_read_only(&dir.db_path())?;
         let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         #[cfg(unix)]
         {
@@ -83,7 +83,7 @@ fn pre_upgrade_backup(dir: &DataDir, plan: &Plan) -> anyhow::Result<PathBuf> {
             std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
         }
         let opts = BackupOptions { components: None, taken: "offline", progress: Default::default() };
-        let (writer, _) = backup::write_backup_of(&snap, BufWriter::new(file), &opts, None)?;
+        let (writer, _) = backup::write_backup_of(std::slice::from_mut(&mut snap), BufWriter::new(file), &opts, None)?;
         let file = writer.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
         drop(file);
