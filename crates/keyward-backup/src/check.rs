@@ -25,12 +25,19 @@ pub struct CheckingWriter<W: Write> {
 
 impl<W: Write> CheckingWriter<W> {
     pub fn new(inner: W) -> Result<Self> {
+        Self::with_checker_setup(inner, || {})
+    }
+
+    /// As [`new`](Self::new), with `setup` run first on the checking thread (to lower its
+    /// priority, say).
+    pub fn with_checker_setup(inner: W, setup: impl FnOnce() + Send + 'static) -> Result<Self> {
         // Enough in flight to keep both sides busy; a slow checker slows the writer down
         // rather than filling memory.
         let (tx, rx) = sync_channel(64);
         let checker = std::thread::Builder::new()
             .name("keyward-archive-check".into())
             .spawn(move || {
+                setup();
                 let incoming = Incoming { rx, buf: Vec::new(), pos: 0 };
                 ArchiveReader::new(std::io::BufReader::with_capacity(256 * 1024, incoming)).check()
             })

@@ -333,6 +333,12 @@ fn a_record_must_be_one_line() {
     assert!(err.contains("holds 2 records but its header says 1"), "{err}");
     let err = read(&bytes).unwrap_err().to_string();
     assert!(err.contains("record 1 is malformed"), "{err}");
+    // Empty lines are no records, for the quick count as for the full read.
+    let mut trailing = serde_json::to_vec(&object(1)).unwrap();
+    trailing.push(b'\n');
+    let bytes = write(&trailing);
+    assert_eq!(ArchiveReader::new(&bytes[..]).check().unwrap().bytes, bytes.len() as u64);
+    assert_eq!(read(&bytes).unwrap().1, vec![object(1)]);
 }
 
 /// Written in pieces of any size through the checking writer: a whole archive passes and

@@ -421,14 +421,23 @@ fn write_in_parts<W: Write + Send + 'static>(
     };
     let lane = &lane;
     let lanes = snaps.iter().map(|_| w.lane()).collect::<keyward_backup::Result<Vec<_>>>().map_err(archive_err)?;
+    // Every lane on a thread of its own, which ends with the backup: an online backup lowers
+    // its lanes' priority for good, and must not leave a server thread lowered.
+    let online = opts.taken == "online";
     let results: Vec<Result<()>> = std::thread::scope(|s| {
-        let mut lanes = lanes.into_iter();
-        let mut snaps = snaps.iter_mut();
-        let own = snaps.next().zip(lanes.next());
-        let others: Vec<_> = snaps.zip(lanes).map(|(snap, l)| s.spawn(move || lane(snap, l))).collect();
-        let mut results = vec![own.map_or(Ok(()), |(snap, l)| lane(snap, l))];
-        results.extend(others.into_iter().map(|h| h.join().unwrap_or(Err(corrupt("a backup thread panicked")))));
-        results
+        let threads: Vec<_> = snaps
+            .iter_mut()
+            .zip(lanes)
+            .map(|(snap, l)| {
+                s.spawn(move || {
+                    if online {
+                        lower_this_thread_priority();
+                    }
+                    lane(snap, l)
+                })
+            })
+            .collect();
+        threads.into_iter().map(|h| h.join().unwrap_or(Err(corrupt("a backup thread panicked")))).collect()
     });
     // A lane that stopped because the archive writer did says less than the writer's own error,
     // which `finish` returns.
@@ -439,6 +448,20 @@ fn write_in_parts<W: Write + Send + 'static>(
         return Err(e);
     }
     w.finish(manifest, mac_key.map(|k| k.expose())).map_err(archive_err)
+}
+
+/// Lowers the calling thread's scheduling priority by 10 (Linux nice) for the rest of its
+/// life, so that its work (an online backup's lanes, a backup check beside a server) yields the
+/// CPU to the requests being served and takes the idle time. Only for threads that end with
+/// that work: an unprivileged process cannot raise it again.
+pub fn lower_this_thread_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        let tid = Some(rustix::thread::gettid());
+        if let Ok(nice) = rustix::process::getpriority_process(tid) {
+            let _ = rustix::process::setpriority_process(tid, (nice + 10).min(19));
+        }
+    }
 }
 
 /// What one part of a backup reads.
@@ -1510,10 +1533,16 @@ mod tests {
             store.audit(entry, keyward_store::AuditDurability::Wait).unwrap();
         }
         let opts = BackupOptions { components: None, taken: "online", progress: Progress::default() };
+        #[cfg(target_os = "linux")]
+        let nice = || rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
+        #[cfg(target_os = "linux")]
+        let before = nice();
         let (one, _) = write_in_parts(&mut store.snapshots(1).unwrap(), Vec::new(), &opts, None, i64::MAX).unwrap();
         let mut lanes = store.snapshots(3).unwrap();
         assert_eq!(lanes.len(), 3);
         let (many, _) = write_in_parts(&mut lanes, Vec::new(), &opts, None, 3).unwrap();
+        #[cfg(target_os = "linux")]
+        assert_eq!(nice(), before, "the lanes ran at a lower priority on threads of their own, not this one");
         let (one_summary, one) = records(&one);
         let (many_summary, many) = records(&many);
         let count = |f: fn(&Record) -> bool| one.iter().filter(|r| f(r)).count();
@@ -1533,5 +1562,20 @@ mod tests {
                 _ => {}
             }
         }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_lowered_thread_is_lowered_alone() {
+        let nice = || rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
+        let here = nice();
+        let there = std::thread::spawn(move || {
+            lower_this_thread_priority();
+            nice()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(there, (here + 10).min(19));
+        assert_eq!(nice(), here);
     }
 }

@@ -192,7 +192,7 @@ impl Snapshot {
         let mut stmt = self
             .conn
             .prepare(&format!(
-                "SELECT {columns}, v.object_id, v.version, v.material, v.public_key, v.created_at
+                "SELECT {columns}, v.version, v.material, v.public_key, v.created_at
                  FROM objects o LEFT JOIN key_versions v ON v.object_id = o.id
                  WHERE o.rowid BETWEEN ?1 AND ?2
                  ORDER BY o.rowid, v.version"
@@ -215,13 +215,14 @@ impl Snapshot {
                 destroyed_at: opt_text(r, 11)?,
                 attributes: text(r, 12)?,
             };
-            let version = match opt_text(r, 13)? {
-                Some(object_id) => Some(VersionRef {
-                    object_id,
-                    version: u32::try_from(int(r, 14)?).map_err(|_| corrupt_row("version"))?,
-                    material: opt_blob(r, 15)?,
-                    public_key: opt_blob(r, 16)?,
-                    created_at: text(r, 17)?,
+            // The join makes a version's object id the object's own: not read twice.
+            let version = match opt_int(r, 13)? {
+                Some(version) => Some(VersionRef {
+                    object_id: object.id,
+                    version: u32::try_from(version).map_err(|_| corrupt_row("version"))?,
+                    material: opt_blob(r, 14)?,
+                    public_key: opt_blob(r, 15)?,
+                    created_at: text(r, 16)?,
                 }),
                 None => None,
             };
@@ -380,6 +381,15 @@ fn opt_blob<'a>(r: &'a rusqlite::Row<'_>, i: usize) -> Result<Option<&'a [u8]>> 
         ValueRef::Null => Ok(None),
         ValueRef::Blob(b) => Ok(Some(b)),
         _ => Err(corrupt_row("blob column")),
+    }
+}
+
+fn opt_int(r: &rusqlite::Row<'_>, i: usize) -> Result<Option<i64>> {
+    use rusqlite::types::ValueRef;
+    match r.get_ref(i).map_err(db("reading a row"))? {
+        ValueRef::Null => Ok(None),
+        ValueRef::Integer(n) => Ok(Some(n)),
+        _ => Err(corrupt_row("integer column")),
     }
 }
 

@@ -165,7 +165,13 @@ async fn create(
         let _ = std::fs::set_permissions(tmp, std::fs::Permissions::from_mode(0o600));
     }
     // Checked as it is written (see keyward_backup::CheckingWriter), not read back afterwards.
-    let writer = keyward_backup::CheckingWriter::new(BufWriter::new(file))?;
+    // Beside a running server the check yields the CPU to it, as the server's backup lanes do.
+    let online = data_dir.is_none();
+    let writer = keyward_backup::CheckingWriter::with_checker_setup(BufWriter::new(file), move || {
+        if online {
+            backup::lower_this_thread_priority();
+        }
+    })?;
     let writer = match data_dir {
         Some(dir) => {
             let data = DataDir::new(&dir);
