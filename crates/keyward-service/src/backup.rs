@@ -425,19 +425,35 @@ fn write_in_parts<W: Write + Send + 'static>(
     // its lanes' priority for good, and must not leave a server thread lowered.
     let online = opts.taken == "online";
     let results: Vec<Result<()>> = std::thread::scope(|s| {
-        let threads: Vec<_> = snaps
-            .iter_mut()
-            .zip(lanes)
-            .map(|(snap, l)| {
-                s.spawn(move || {
-                    if online {
-                        lower_this_thread_priority();
-                    }
-                    lane(snap, l)
+        let mut threads = Vec::new();
+        let mut cannot_start = None;
+        for (snap, l) in snaps.iter_mut().zip(lanes) {
+            let started = std::thread::Builder::new().name("keyward-backup-lane".into()).spawn_scoped(s, move || {
+                if online {
+                    lower_this_thread_priority();
+                }
+                lane(snap, l)
+            });
+            // The lanes that did start take every part between them.
+            match started {
+                Ok(t) => threads.push(t),
+                Err(source) => cannot_start = Some(source),
+            }
+        }
+        if let (true, Some(source)) = (threads.is_empty(), cannot_start) {
+            return vec![Err(Error::Backup(keyward_backup::Error::Io { doing: "start a backup thread", source }))];
+        }
+        threads
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(Error::Refused {
+                        reason: "a backup thread stopped unexpectedly (see the server log); no backup was written"
+                            .into(),
+                    })
                 })
             })
-            .collect();
-        threads.into_iter().map(|h| h.join().unwrap_or(Err(corrupt("a backup thread panicked")))).collect()
+            .collect()
     });
     // A lane that stopped because the archive writer did says less than the writer's own error,
     // which `finish` returns.
