@@ -97,7 +97,8 @@ enum Msg {
 /// A component as the sink builds its manifest entry.
 struct Planned {
     entry: ComponentEntry,
-    /// Slots `first..end` are this component's parts.
+    /// One past this component's last slot: its parts are the slots from the previous
+    /// component's `end` up to this one.
     end: u32,
     /// SHA-256 over the raw SHA-256 of each chunk, in order.
     hash: Sha256,
@@ -151,15 +152,10 @@ impl<W: Write> Sink<W> {
     /// Writes a chunk of the current slot: its component's next chunk.
     fn write_chunk(&mut self, chunk: Sealed) -> Result<()> {
         let slot = self.current;
-        let i = self
-            .components
-            .iter()
-            .position(|c| slot < c.end)
-            .ok_or(Error::Usage("a chunk was written for a part that was never planned"))?;
-        let (name, index) = match self.components.get(i) {
-            Some(c) => (c.entry.name.clone(), c.entry.chunks.len() as u32),
-            None => return Err(Error::Usage("a chunk was written for a part that was never planned")),
-        };
+        let unplanned = || Error::Usage("a chunk was written for a part that was never planned");
+        let i = self.components.iter().position(|c| slot < c.end).ok_or_else(unplanned)?;
+        let c = self.components.get(i).ok_or_else(unplanned)?;
+        let (name, index) = (c.entry.name.clone(), c.entry.chunks.len() as u32);
         let offset = self.write_section(KIND_CHUNK, &name, index, &chunk)?;
         if let Some(c) = self.components.get_mut(i) {
             c.hash.update(&chunk.raw_sha256);

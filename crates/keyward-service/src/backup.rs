@@ -401,7 +401,7 @@ fn write_in_parts<W: Write + Send + 'static>(
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
     let failed = std::sync::atomic::AtomicBool::new(false);
-    let lane = |snap: &keyward_store::Snapshot, mut lane: keyward_backup::Lane| -> Result<()> {
+    let run_lane = |snap: &keyward_store::Snapshot, mut lane: keyward_backup::Lane| -> Result<()> {
         let mut ticks = Ticks { progress: &opts.progress, pending: 0 };
         let done = (|| {
             use std::sync::atomic::Ordering::Relaxed;
@@ -419,7 +419,7 @@ fn write_in_parts<W: Write + Send + 'static>(
         }
         done
     };
-    let lane = &lane;
+    let run_lane = &run_lane;
     let lanes = snaps.iter().map(|_| w.lane()).collect::<keyward_backup::Result<Vec<_>>>().map_err(archive_err)?;
     // Every lane on a thread of its own, which ends with the backup: an online backup lowers
     // its lanes' priority for good, and must not leave a server thread lowered.
@@ -432,7 +432,7 @@ fn write_in_parts<W: Write + Send + 'static>(
                 if online {
                     lower_this_thread_priority();
                 }
-                lane(snap, l)
+                run_lane(snap, l)
             });
             // The lanes that did start take every part between them.
             match started {
