@@ -21,6 +21,8 @@ pub struct CheckingWriter<W: Write> {
     hash: Sha256,
     tx: Option<SyncSender<Vec<u8>>>,
     checker: Option<JoinHandle<Result<ReadSummary>>>,
+    /// A write found the checker gone: the check failed.
+    failed: bool,
 }
 
 impl<W: Write> CheckingWriter<W> {
@@ -42,13 +44,19 @@ impl<W: Write> CheckingWriter<W> {
                 ArchiveReader::new(std::io::BufReader::with_capacity(256 * 1024, incoming)).check()
             })
             .map_err(|source| Error::Io { doing: "start the backup check", source })?;
-        Ok(CheckingWriter { inner: Some(inner), hash: Sha256::default(), tx: Some(tx), checker: Some(checker) })
+        Ok(CheckingWriter {
+            inner: Some(inner),
+            hash: Sha256::default(),
+            tx: Some(tx),
+            checker: Some(checker),
+            failed: false,
+        })
     }
 
     /// Whether the check has already failed: the checker reads until the stream ends, so it
     /// stops early only on a defect (which [`finish`](Self::finish) returns).
     pub fn check_failed(&self) -> bool {
-        self.checker.as_ref().is_some_and(JoinHandle::is_finished)
+        self.failed || self.checker.as_ref().is_some_and(JoinHandle::is_finished)
     }
 
     /// Ends the stream. Returns the writer, what the check found, and the SHA-256 of every
@@ -72,6 +80,7 @@ impl<W: Write> Write for CheckingWriter<W> {
         self.hash.update(buf);
         let sent = self.tx.as_ref().map(|tx| tx.send(buf.to_vec()));
         if !matches!(sent, Some(Ok(()))) {
+            self.failed = true;
             // The checker stopped: the archive already failed its check, which `finish` reports.
             return Err(std::io::Error::other("the backup failed its check while it was being written"));
         }

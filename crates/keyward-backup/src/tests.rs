@@ -227,7 +227,8 @@ fn archives_without_pki_stay_version_1() {
 /// the records read back exactly as one producer would have written them.
 #[test]
 fn lanes_write_parts_in_plan_order_whatever_order_they_finish_in() {
-    let opts = WriterOptions { level: 1, chunk_bytes: 500, ..Default::default() };
+    // Parts taken far out of plan order: the window must let every one begin.
+    let opts = WriterOptions { level: 1, chunk_bytes: 500, parts_ahead: 16, ..Default::default() };
     let mut w = ArchiveWriter::new(Vec::new(), opts).unwrap();
     let config = w.plan_component("config", 1, 1).unwrap();
     let keys = w.plan_component("keys", 1, 4).unwrap();
@@ -369,4 +370,53 @@ fn the_checking_writer_checks_the_stream_it_passes_on() {
     let mut longer = bytes.clone();
     longer.push(0);
     assert!(through(&longer, 1000).is_err(), "a byte after the trailer");
+}
+
+/// A lane that would run more than `parts_ahead` parts past the archive waits for it; a lane
+/// dropped in the middle of a part stops the archive, and whoever waits behind it.
+#[test]
+fn lanes_wait_rather_than_run_far_ahead_and_an_abandoned_part_stops_everyone() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let opts = WriterOptions { parts_ahead: 1, ..Default::default() };
+    let mut w = ArchiveWriter::new(Vec::new(), opts).unwrap();
+    let parts = w.plan_component("keys", 1, 3).unwrap();
+    let (mut a, mut b) = (w.lane().unwrap(), w.lane().unwrap());
+    let began = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            b.begin(&parts[2]).unwrap();
+            began.store(true, Ordering::SeqCst);
+            b.record(&object(2)).unwrap();
+            b.end().unwrap();
+        });
+        a.begin(&parts[0]).unwrap();
+        a.record(&object(0)).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(!began.load(Ordering::SeqCst), "two parts ahead with a window of one");
+        a.end().unwrap();
+        a.begin(&parts[1]).unwrap();
+        a.record(&object(1)).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(!began.load(Ordering::SeqCst), "still two parts ahead");
+        a.end().unwrap();
+        waiter.join().unwrap();
+    });
+    drop((a, b));
+    let (bytes, _) = w.finish(Manifest { complete: false, ..manifest() }, None).unwrap();
+    assert_eq!(read(&bytes).unwrap().1, vec![object(0), object(1), object(2)]);
+
+    let mut w = ArchiveWriter::new(Vec::new(), opts).unwrap();
+    let parts = w.plan_component("keys", 1, 3).unwrap();
+    let (mut a, mut b) = (w.lane().unwrap(), w.lane().unwrap());
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| b.begin(&parts[2]));
+        a.begin(&parts[0]).unwrap();
+        a.record(&object(0)).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        drop(a); // say, its thread failed reading the store
+        assert!(matches!(waiter.join().unwrap(), Err(Error::WriterStopped)));
+    });
+    drop(b);
+    let err = w.finish(Manifest { complete: false, ..manifest() }, None).unwrap_err().to_string();
+    assert!(err.contains("abandoned"), "{err}");
 }

@@ -15,8 +15,8 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use keyward_crypto::{Secret, Sha256};
@@ -34,11 +34,53 @@ pub struct WriterOptions {
     /// The format version to write: [`FORMAT_V1`](crate::format::FORMAT_V1) unless a component
     /// needs a later one (see `docs/backup-format.md`).
     pub format: u16,
+    /// How many parts past the one being written a lane may begin (at least 1): what bounds
+    /// the sealed chunks the sink holds back in memory when one lane falls behind.
+    pub parts_ahead: u32,
 }
 
 impl Default for WriterOptions {
     fn default() -> Self {
-        WriterOptions { level: 1, chunk_bytes: 4 * 1024 * 1024, format: format::FORMAT_V1 }
+        WriterOptions { level: 1, chunk_bytes: 4 * 1024 * 1024, format: format::FORMAT_V1, parts_ahead: 4 }
+    }
+}
+
+/// The part the sink is writing, shared with the lanes so that none runs too far ahead of it.
+#[derive(Default)]
+struct Position {
+    state: Mutex<PositionState>,
+    moved: Condvar,
+}
+
+#[derive(Default)]
+struct PositionState {
+    current: u32,
+    /// The sink has stopped (finished or failed): nothing will move any more.
+    stopped: bool,
+}
+
+impl Position {
+    fn update(&self, f: impl FnOnce(&mut PositionState)) {
+        f(&mut self.state.lock().unwrap_or_else(PoisonError::into_inner));
+        self.moved.notify_all();
+    }
+
+    /// Waits until `slot` is within `ahead` parts of the sink's; false once the sink stopped.
+    fn wait_for(&self, slot: u32, ahead: u32) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        while !state.stopped && slot >= state.current.saturating_add(ahead.max(1)) {
+            state = self.moved.wait(state).unwrap_or_else(PoisonError::into_inner);
+        }
+        !state.stopped
+    }
+}
+
+/// Tells the lanes the sink stopped, however `Sink::run` returns.
+struct Stopped(Arc<Position>);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        self.0.update(|s| s.stopped = true);
     }
 }
 
@@ -88,6 +130,8 @@ enum Msg {
     PartDone {
         slot: u32,
     },
+    /// A lane was dropped in the middle of a part: the archive cannot be finished.
+    Abandoned,
     Finish {
         manifest: Box<Manifest>,
         mac_key: Option<Secret>,
@@ -123,6 +167,7 @@ struct Sink<W> {
     /// The slot whose chunks are written as they come; later slots wait in `early`.
     current: u32,
     early: BTreeMap<u32, Early>,
+    position: Arc<Position>,
 }
 
 impl<W: Write> Sink<W> {
@@ -182,10 +227,13 @@ impl<W: Write> Sink<W> {
             }
             self.current += 1;
         }
+        let current = self.current;
+        self.position.update(|s| s.current = current);
         Ok(())
     }
 
     fn run(mut self, rx: Receiver<Msg>) -> Result<(W, WriteSummary)> {
+        let _stopped = Stopped(self.position.clone());
         self.write_all(&format::header(self.format))?;
         while let Ok(msg) = rx.recv() {
             match msg {
@@ -207,6 +255,7 @@ impl<W: Write> Sink<W> {
                 Msg::Chunk { slot, chunk } => self.early.entry(slot).or_default().chunks.push(chunk),
                 Msg::PartDone { slot } if slot == self.current => self.next_part()?,
                 Msg::PartDone { slot } => self.early.entry(slot).or_default().done = true,
+                Msg::Abandoned => return Err(Error::Usage("a part was abandoned before it was finished")),
                 Msg::Finish { manifest, mac_key } => return self.finish(*manifest, mac_key),
             }
         }
@@ -261,16 +310,25 @@ pub struct Lane {
     tx: SyncSender<Msg>,
     compressor: zstd::bulk::Compressor<'static>,
     chunk_bytes: usize,
+    position: Arc<Position>,
+    parts_ahead: u32,
     buffer: Vec<u8>,
     records: u64,
     open: Option<Part>,
 }
 
 impl Lane {
-    /// Starts writing `part`; the previous part must have been ended.
+    /// Starts writing `part`; the previous part must have been ended. Waits while `part` is
+    /// more than [`WriterOptions::parts_ahead`] parts past the one the archive is at, so a lane
+    /// that races ahead of a slow one does not pile up chunks in memory. (Lanes that take parts
+    /// in plan order cannot wait on each other in a circle: the part the archive is at is
+    /// never made to wait.)
     pub fn begin(&mut self, part: &Part) -> Result<()> {
         if self.open.is_some() {
             return Err(Error::Usage("a component is already open"));
+        }
+        if !self.position.wait_for(part.slot, self.parts_ahead) {
+            return Err(Error::WriterStopped);
         }
         self.open = Some(part.clone());
         Ok(())
@@ -281,16 +339,18 @@ impl Lane {
     }
 
     /// Writes a record given in another shape that serializes exactly as a [`Record`] of
-    /// `component` does (a borrowed view of a store row, say, to spare copying it). The reader
-    /// checks every record against [`Record`], so a shape that strays is caught on read back.
+    /// `component` does (a borrowed view of a store row, say, to spare copying it). Reading
+    /// records (`verify`, restore) parses each one as a [`Record`], so a shape that strays is
+    /// caught there; the quick check after writing only counts them, so such a shape needs
+    /// tests that hold it to [`Record`]'s serialization.
     pub fn record_as<T: serde::Serialize>(&mut self, component: &str, record: &T) -> Result<()> {
         self.record_with(component, |buf| serde_json::to_writer(buf, record).map_err(|e| Error::Encode(e.to_string())))
     }
 
     /// Writes one record that `encode` appends to the chunk buffer as JSON text on one line,
-    /// for encoders faster than serde's. The same read-back check holds them to [`Record`],
-    /// and refuses the archive if a record spans lines (its chunk then holds more lines than
-    /// records); the writer does not scan every record for line feeds.
+    /// for encoders faster than serde's, held to [`Record`] as [`record_as`](Self::record_as)
+    /// says. A record that spans lines fails even the quick check (its chunk then holds more
+    /// lines than records); the writer does not scan every record for line feeds.
     pub fn record_with(&mut self, component: &str, encode: impl FnOnce(&mut Vec<u8>) -> Result<()>) -> Result<()> {
         let part = self.open.as_ref().ok_or(Error::Usage("no component is open"))?;
         if component != part.component() {
@@ -336,10 +396,21 @@ impl Lane {
     }
 }
 
+impl Drop for Lane {
+    fn drop(&mut self) {
+        // A part left open can never end: the sink must stop rather than wait for it (and the
+        // lanes waiting behind it with it).
+        if self.open.take().is_some() {
+            let _ = self.tx.send(Msg::Abandoned);
+        }
+    }
+}
+
 pub struct ArchiveWriter<W: Write + Send + 'static> {
     tx: Option<SyncSender<Msg>>,
     worker: Option<JoinHandle<Result<(W, WriteSummary)>>>,
     opts: WriterOptions,
+    position: Arc<Position>,
     planned: Vec<Arc<str>>,
     slots: u32,
     /// The lane behind the single-producer calls.
@@ -361,14 +432,24 @@ impl<W: Write + Send + 'static> ArchiveWriter<W> {
             planned_slots: 0,
             current: 0,
             early: BTreeMap::new(),
+            position: Arc::default(),
         };
+        let position = sink.position.clone();
         // A few chunks in flight: enough to keep every lane busy, little memory.
         let (tx, rx) = sync_channel(4);
         let worker = std::thread::Builder::new()
             .name("keyward-archive-writer".into())
             .spawn(move || sink.run(rx))
             .map_err(|source| Error::Io { doing: "start the archive writer", source })?;
-        Ok(ArchiveWriter { tx: Some(tx), worker: Some(worker), opts, planned: Vec::new(), slots: 0, own: None })
+        Ok(ArchiveWriter {
+            tx: Some(tx),
+            worker: Some(worker),
+            opts,
+            position,
+            planned: Vec::new(),
+            slots: 0,
+            own: None,
+        })
     }
 
     /// Plans component `name` as `parts` parts, written to the archive in the order returned
@@ -396,6 +477,8 @@ impl<W: Write + Send + 'static> ArchiveWriter<W> {
             tx,
             compressor: compressor(self.opts.level)?,
             chunk_bytes: self.opts.chunk_bytes,
+            position: self.position.clone(),
+            parts_ahead: self.opts.parts_ahead,
             buffer: Vec::with_capacity(self.opts.chunk_bytes + self.opts.chunk_bytes / 8),
             records: 0,
             open: None,

@@ -311,8 +311,12 @@ pub fn write_backup<W: Write + Send + 'static>(
     opts: &BackupOptions,
     mac_key: Option<&Secret>,
 ) -> Result<(W, WriteSummary)> {
-    let lanes = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_LANES));
-    write_backup_of(&mut store.snapshots(lanes)?, out, opts, mac_key)
+    write_backup_of(&mut store.snapshots(lane_count())?, out, opts, mac_key)
+}
+
+/// How many threads a backup reads and encodes with: one per core, up to `MAX_LANES`.
+fn lane_count() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_LANES))
 }
 
 /// The most threads a backup reads and encodes with: past four, the single output stream and
@@ -1430,6 +1434,17 @@ impl crate::Service {
     }
 
     /// An online backup: one consistent snapshot, streamed to `out` while the node keeps serving.
+    /// Snapshots of the live store for an online backup: refused while an online restore is
+    /// replacing the store, and opened while none can begin, so that every connection opens
+    /// the same file.
+    pub(crate) fn online_snapshots(&self) -> Result<Vec<keyward_store::Snapshot>> {
+        let _gate = self.swap_gate.read();
+        if self.in_maintenance() {
+            return Err(Error::Maintenance);
+        }
+        Ok(self.store().snapshots(lane_count())?)
+    }
+
     pub fn backup_online<W: Write + Send + 'static>(
         &self,
         caller: &crate::Caller,
@@ -1439,7 +1454,7 @@ impl crate::Service {
         crate::authz::authorize(caller, crate::authz::Action::Backup)?;
         let mac_key = self.backup_mac_key()?;
         let opts = BackupOptions { components, taken: "online", progress: Progress::default() };
-        let (_, summary) = write_backup(self.store().as_ref(), out, &opts, Some(&mac_key))?;
+        let (_, summary) = write_backup_of(&mut self.online_snapshots()?, out, &opts, Some(&mac_key))?;
         self.record(
             AuditEntry {
                 at: now(),

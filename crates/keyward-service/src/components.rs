@@ -7,7 +7,7 @@ use keyward_store::components::{COMPONENTS, Registered, spec};
 use keyward_store::{AuditDurability, AuditEntry, BackupRunRow, Mutation, ScheduleRow};
 
 use crate::authz::{Action, authorize};
-use crate::backup::{BackupOptions, Progress, write_backup};
+use crate::backup::{BackupOptions, Progress, write_backup_of};
 use crate::{Caller, Error, Result, Service, now};
 
 /// A component as `keyward component list` shows it.
@@ -274,7 +274,7 @@ impl Service {
             }
             let opts = BackupOptions { components: None, taken: "online", progress: Progress::default() };
             let (writer, summary) =
-                write_backup(self.store().as_ref(), std::io::BufWriter::new(file), &opts, Some(&mac_key))?;
+                write_backup_of(&mut self.online_snapshots()?, std::io::BufWriter::new(file), &opts, Some(&mac_key))?;
             let file = writer.into_inner().map_err(|e| io(e.into_error()))?;
             file.sync_all().map_err(io)?;
             drop(file);

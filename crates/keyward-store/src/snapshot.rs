@@ -67,7 +67,31 @@ impl Snapshot {
         }
         let snapshots = conns.into_iter().map(Self::begin).collect::<Result<Vec<_>>>();
         let _ = gate.execute_batch("ROLLBACK");
-        snapshots
+        // Opening by path, a connection can land on another file if a restore swaps the store
+        // in meanwhile: keep only the lanes that see what the first one sees.
+        let mut snapshots = snapshots?.into_iter();
+        let first = snapshots.next().ok_or_else(|| Error::Corrupt("no connection".into()))?;
+        let instant = first.instant()?;
+        let mut same = vec![first];
+        for s in snapshots {
+            if s.instant()? == instant {
+                same.push(s);
+            }
+        }
+        Ok(same)
+    }
+
+    /// What tells two snapshots' instants apart: the store's identity and incarnation (a
+    /// restore changes them), its change-log position and its last audit record.
+    fn instant(&self) -> Result<(String, u64, u64, Option<Vec<u8>>)> {
+        let last_audit = self
+            .conn
+            .query_row("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| r.get::<_, Vec<u8>>(0))
+            .map(Some)
+            .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })
+            .map_err(db("starting a snapshot"))?;
+        let i = &self.info;
+        Ok((i.identity.server_id.clone(), i.identity.incarnation, i.change_seq, last_audit))
     }
 
     fn begin(conn: Connection) -> Result<Self> {
