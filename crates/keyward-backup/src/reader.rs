@@ -164,29 +164,22 @@ impl<R: Read> ArchiveReader<R> {
             if format::first_format_with(&section.name) > version {
                 return Err(corrupt(place, format!("format version {version} has no component {:?}", section.name)));
             }
-            let mut count = 0u64;
-            match visit.as_mut() {
-                // Only counting: the line feeds, found by memchr, when no line is empty (as a
-                // writer writes them; the slow count below otherwise).
-                None if section.raw.last() == Some(&b'\n')
-                    && section.raw.first() != Some(&b'\n')
-                    && memchr::memmem::find(&section.raw, b"\n\n").is_none() =>
-                {
-                    count = memchr::memchr_iter(b'\n', &section.raw).count() as u64;
+            let count = match visit.as_mut() {
+                Some(visit) => {
+                    let mut count = 0u64;
+                    for line in section.raw.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                        count += 1;
+                        let record: Record = serde_json::from_slice(line)
+                            .map_err(|e| corrupt(place.clone(), format!("record {count} is malformed: {e}")))?;
+                        if record.component() != section.name {
+                            return Err(corrupt(place.clone(), "it holds a record of another component"));
+                        }
+                        visit(&section.name, record)?;
+                    }
+                    count
                 }
-                None => count = section.raw.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count() as u64,
-                Some(_) => {}
-            }
-            for line in section.raw.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-                let Some(visit) = visit.as_mut() else { break };
-                count += 1;
-                let record: Record = serde_json::from_slice(line)
-                    .map_err(|e| corrupt(place.clone(), format!("record {count} is malformed: {e}")))?;
-                if record.component() != section.name {
-                    return Err(corrupt(place.clone(), "it holds a record of another component"));
-                }
-                visit(&section.name, record)?;
-            }
+                None => count_lines(&section.raw),
+            };
             if count != section.records {
                 return Err(corrupt(
                     place,
@@ -317,4 +310,16 @@ pub fn read_manifest<R: Read + Seek>(mut input: R) -> Result<Manifest> {
     let section = reader.section(KIND_MANIFEST)?;
     serde_json::from_slice(&section.raw)
         .map_err(|e| corrupt(Place::Manifest, format!("it is not a valid manifest: {e}")))
+}
+
+/// The non-empty lines of a chunk: its line feeds, found by memchr, when no line is empty (as
+/// writers write them); counted line by line otherwise.
+fn count_lines(raw: &[u8]) -> u64 {
+    let plain =
+        raw.last() == Some(&b'\n') && raw.first() != Some(&b'\n') && memchr::memmem::find(raw, b"\n\n").is_none();
+    if plain {
+        memchr::memchr_iter(b'\n', raw).count() as u64
+    } else {
+        raw.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count() as u64
+    }
 }

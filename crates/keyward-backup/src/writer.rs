@@ -335,22 +335,18 @@ impl Lane {
     }
 
     pub fn record(&mut self, record: &Record) -> Result<()> {
-        self.record_as(record.component(), record)
+        self.record_with(record.component(), |buf| {
+            serde_json::to_writer(buf, record).map_err(|e| Error::Encode(e.to_string()))
+        })
     }
 
-    /// Writes a record given in another shape that serializes exactly as a [`Record`] of
-    /// `component` does (a borrowed view of a store row, say, to spare copying it). Reading
-    /// records (`verify`, restore) parses each one as a [`Record`], so a shape that strays is
-    /// caught there; the quick check after writing only counts them, so such a shape needs
-    /// tests that hold it to [`Record`]'s serialization.
-    pub fn record_as<T: serde::Serialize>(&mut self, component: &str, record: &T) -> Result<()> {
-        self.record_with(component, |buf| serde_json::to_writer(buf, record).map_err(|e| Error::Encode(e.to_string())))
-    }
-
-    /// Writes one record that `encode` appends to the chunk buffer as JSON text on one line,
-    /// for encoders faster than serde's, held to [`Record`] as [`record_as`](Self::record_as)
-    /// says. A record that spans lines fails even the quick check (its chunk then holds more
-    /// lines than records); the writer does not scan every record for line feeds.
+    /// Writes one record of `component` that `encode` appends to the chunk buffer as JSON text
+    /// on one line, exactly as a [`Record`] serializes (for encoders faster than serde's, from
+    /// borrowed store rows, say). Reading records (`verify`, restore) parses each one as a
+    /// [`Record`], so an encoder that strays is caught there; the quick check after writing
+    /// only counts records, so such an encoder needs tests that hold it to [`Record`]'s
+    /// serialization. A record that spans lines fails even the quick check (its chunk then
+    /// holds more lines than records); the writer does not scan every record for line feeds.
     pub fn record_with(&mut self, component: &str, encode: impl FnOnce(&mut Vec<u8>) -> Result<()>) -> Result<()> {
         let part = self.open.as_ref().ok_or(Error::Usage("no component is open"))?;
         if component != part.component() {
@@ -503,11 +499,6 @@ impl<W: Write + Send + 'static> ArchiveWriter<W> {
 
     pub fn record(&mut self, record: &Record) -> Result<()> {
         self.own_lane()?.record(record)
-    }
-
-    /// See [`Lane::record_as`].
-    pub fn record_as<T: serde::Serialize>(&mut self, component: &str, record: &T) -> Result<()> {
-        self.own_lane()?.record_as(component, record)
     }
 
     pub fn end_component(&mut self) -> Result<()> {
